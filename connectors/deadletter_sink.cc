@@ -1,0 +1,86 @@
+#include "connectors/deadletter_sink.h"
+
+#include <simdjson.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "schemas/json_writer.h"
+
+namespace x402 {
+
+DeadLetter MakeDeadLetter(const SourceRecord& rec, std::string_view reason) {
+  DeadLetter d;
+  d.origin = std::string(rec.origin);
+  d.is_file = rec.is_file;
+  d.index = rec.index;
+  d.offset = rec.offset;
+  d.original = std::string(rec.bytes);
+  d.reason = std::string(reason);
+  return d;
+}
+
+std::string DeadLetterJson(const DeadLetter& d) {
+  std::string out;
+  JsonWriter j(&out);
+  j.BeginObject();
+  if (d.is_file) {
+    j.Field("file", d.origin);
+    j.Key("line").Uint(d.index);
+    j.Key("byte_offset").Uint(d.offset);
+  } else {
+    j.Field("topic", d.origin);
+    j.Key("partition").Uint(d.index);
+    j.Key("offset").Uint(d.offset);
+  }
+  j.Field("reason", d.reason);
+  if (simdjson::validate_utf8(d.original.data(), d.original.size())) {
+    j.Field("original", d.original);
+  } else {
+    // Not text: keep the bytes exactly, as hex.
+    static const char* kHex = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(d.original.size() * 2);
+    for (unsigned char c : d.original) {
+      hex.push_back(kHex[c >> 4]);
+      hex.push_back(kHex[c & 15]);
+    }
+    j.Field("original_hex", hex);
+  }
+  j.EndObject();
+  return out;
+}
+
+Result<std::unique_ptr<FileDeadLetterSink>> FileDeadLetterSink::Open(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "ae");
+  if (!f) return Err(path + ": cannot open dead-letter file: " + std::strerror(errno));
+  auto s = std::make_unique<FileDeadLetterSink>();
+  s->f_ = f;
+  s->path_ = path;
+  return s;
+}
+
+FileDeadLetterSink::~FileDeadLetterSink() {
+  if (f_) std::fclose(f_);
+}
+
+void FileDeadLetterSink::Write(const SourceRecord& rec, std::string_view reason) {
+  buf_ += DeadLetterJson(MakeDeadLetter(rec, reason));
+  buf_.push_back('\n');
+}
+
+Status FileDeadLetterSink::Flush() {
+  if (buf_.empty()) return Status::Ok();
+  if (std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size() || std::fflush(f_) != 0) {
+    return Err(path_ + ": cannot write dead letters: " + std::strerror(errno));
+  }
+  buf_.clear();
+  return Status::Ok();
+}
+
+void MemoryDeadLetterSink::Write(const SourceRecord& rec, std::string_view reason) {
+  ++count_;
+  if (kept_.size() < keep_) kept_.push_back(MakeDeadLetter(rec, reason));
+}
+
+}  // namespace x402

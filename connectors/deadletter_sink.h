@@ -1,0 +1,68 @@
+// DeadLetterSink: where events that cannot be accepted go (EVENTS.md section 5), with the
+// original bytes, the source position and the reason naming the field. FileDeadLetterSink
+// appends JSONL to <data-dir>/deadletter.jsonl; MemoryDeadLetterSink keeps the first N for a
+// replay report and counts the rest. Dead letters are flushed before the batch that
+// rejected them commits, so a crash can repeat one (same file/line) but never lose one.
+// Thread-safety: not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "connectors/event_source.h"
+#include "schemas/result.h"
+
+namespace x402 {
+
+struct DeadLetter {
+  std::string origin;
+  bool is_file = true;
+  uint64_t index = 0;   // line number or partition
+  uint64_t offset = 0;  // byte offset or message offset
+  std::string original; // possibly truncated for oversize records
+  std::string reason;
+};
+
+class DeadLetterSink {
+ public:
+  virtual ~DeadLetterSink() = default;
+  virtual void Write(const SourceRecord& rec, std::string_view reason) = 0;
+  virtual Status Flush() = 0;
+};
+
+// The JSON line written for a dead letter (also the value of a Kafka dead letter).
+std::string DeadLetterJson(const DeadLetter& d);
+
+class FileDeadLetterSink final : public DeadLetterSink {
+ public:
+  static Result<std::unique_ptr<FileDeadLetterSink>> Open(const std::string& path);
+  ~FileDeadLetterSink() override;
+  void Write(const SourceRecord& rec, std::string_view reason) override;
+  Status Flush() override;
+
+ private:
+  std::FILE* f_ = nullptr;
+  std::string path_;
+  std::string buf_;
+};
+
+class MemoryDeadLetterSink final : public DeadLetterSink {
+ public:
+  explicit MemoryDeadLetterSink(size_t keep = 1000) : keep_(keep) {}
+  void Write(const SourceRecord& rec, std::string_view reason) override;
+  Status Flush() override { return Status::Ok(); }
+  const std::vector<DeadLetter>& kept() const { return kept_; }
+  uint64_t count() const { return count_; }
+
+ private:
+  size_t keep_;
+  std::vector<DeadLetter> kept_;
+  uint64_t count_ = 0;
+};
+
+DeadLetter MakeDeadLetter(const SourceRecord& rec, std::string_view reason);
+
+}  // namespace x402

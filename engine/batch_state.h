@@ -1,0 +1,64 @@
+// BatchState: the StateView the engine hands to projections. Reads go through the batch's
+// own writes, then a bounded cache of clean values, then RocksDB; writes stay in the batch
+// until Flush() moves them into the single WriteBatch that also carries findings, timers,
+// the outbox and the source position (DESIGN.md principle 2). Physical keys are the
+// 4-byte big-endian shard followed by the logical key.
+//
+// Thread-safety: not thread-safe; owned by the pipeline thread.
+#pragma once
+
+#include <rocksdb/write_batch.h>
+
+#include <string>
+#include <unordered_map>
+
+#include "engine/rocksdb_store.h"
+#include "projections/state.h"
+
+namespace x402 {
+
+class BatchState final : public StateView {
+ public:
+  // `cache_entries`: clean entries kept per table (two generations of this size at most).
+  BatchState(RocksStore* store, size_t cache_entries);
+
+  void SetShard(uint32_t shard);
+  uint32_t shard() const { return shard_; }
+
+  bool Get(Table t, std::string_view key, std::string* value) override;
+  void Put(Table t, std::string_view key, std::string_view value) override;
+  void Delete(Table t, std::string_view key) override;
+  void Scan(Table t, std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& fn) override;
+  // Visits logical keys in [from, to) of the current shard, in order, pending writes included.
+  void ScanRange(Table t, std::string_view from, std::string_view to,
+                 const std::function<bool(std::string_view, std::string_view)>& fn);
+
+  // Moves every pending write into `batch` and marks it clean.
+  void Flush(rocksdb::WriteBatch* batch);
+  // Forgets pending writes (after a failed commit) and the clean cache.
+  void Discard();
+
+  static std::string ShardPrefix(uint32_t shard);
+
+ private:
+  struct Slot {
+    std::string value;
+    bool exists = false;
+  };
+  struct TableCache {
+    std::unordered_map<std::string, Slot> dirty, young, old;
+  };
+  const std::string& Physical(std::string_view key);
+  void RangeMerge(Table t, const std::string& lo, const std::string& hi,
+                  const std::function<bool(std::string_view, std::string_view)>& fn);
+
+  RocksStore* store_;
+  size_t cap_;
+  uint32_t shard_ = 0;
+  std::string prefix_;
+  std::string key_buf_;
+  TableCache tables_[kTableCount];
+};
+
+}  // namespace x402

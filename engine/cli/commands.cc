@@ -1,0 +1,412 @@
+#include "engine/cli/commands.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "connectors/file_source.h"
+#include "connectors/generator.h"
+#include "engine/cli/flags.h"
+#include "engine/config_file.h"
+#include "engine/engine.h"
+#include "replay/replay.h"
+
+extern char** environ;
+
+namespace x402::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+int Fail(const std::string& msg, int code = 1) {
+  std::fprintf(stderr, "%s\n", msg.c_str());
+  return code;
+}
+
+// Loads --config (if any) and the X402_<AGENT>_*_USDC environment overrides.
+Status LoadSettings(const Flags& f, FileSettings* s) {
+  if (auto path = f.Get("config")) {
+    Status st = LoadConfigFile(*path, s);
+    if (!st.ok()) return Err("x402rec " + f.command() + ": --config " + st.error());
+  }
+  Status st = LoadAgentLimitsFromEnv(environ, &s->projections);
+  if (!st.ok()) return Err("x402rec " + f.command() + ": " + st.error());
+  return Status::Ok();
+}
+
+Status WriteFile(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Err(path + ": cannot write: " + std::strerror(errno));
+  out << content;
+  out.close();
+  if (!out) return Err(path + ": write failed");
+  return Status::Ok();
+}
+
+std::string Thousands(uint64_t n) {
+  std::string s = std::to_string(n), out;
+  int c = 0;
+  for (auto it = s.rbegin(); it != s.rend(); ++it) {
+    if (c++ && c % 3 == 1) out.push_back(',');
+    out.push_back(*it);
+  }
+  return std::string(out.rbegin(), out.rend());
+}
+
+void PrintFindingsSummary(const Report& r, std::FILE* out) {
+  std::map<std::string_view, std::pair<uint64_t, uint64_t>> kinds;
+  uint64_t sev[3] = {0, 0, 0}, open = 0, resolved = 0;
+  for (const auto& f : r.findings) {
+    auto& k = kinds[FindingKindName(f.kind)];
+    if (f.open) {
+      ++k.first;
+      ++open;
+      ++sev[static_cast<int>(f.severity)];
+    } else {
+      ++k.second;
+      ++resolved;
+    }
+  }
+  std::fprintf(out, "  findings: %llu open (%llu critical, %llu warning, %llu info), %llu resolved\n",
+               (unsigned long long)open, (unsigned long long)sev[2], (unsigned long long)sev[1],
+               (unsigned long long)sev[0], (unsigned long long)resolved);
+  for (const auto& [kind, c] : kinds) {
+    std::fprintf(out, "    %-36s %6llu open %6llu resolved\n", std::string(kind).c_str(), (unsigned long long)c.first,
+                 (unsigned long long)c.second);
+  }
+}
+
+void PrintEvents(const EngineStats& s, std::FILE* out) {
+  std::fprintf(out, "  events: %s applied, %s duplicates dropped, %s dead letters, %s after as-of skipped\n",
+               Thousands(s.applied_total()).c_str(), Thousands(s.duplicates).c_str(),
+               Thousands(s.dead_letters).c_str(), Thousands(s.skipped_after_as_of).c_str());
+}
+
+Status WriteReports(const Flags& f, const Report& r) {
+  if (auto p = f.Get("report-json")) {
+    Status st = WriteFile(*p, r.ToJson());
+    if (!st.ok()) return st;
+  }
+  if (auto p = f.Get("report-md")) {
+    Status st = WriteFile(*p, r.ToMarkdown());
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<TimeMs>> ParseAsOf(const Flags& f) {
+  auto v = f.Get("as-of");
+  if (!v) return std::optional<TimeMs>();
+  auto t = ParseRfc3339(*v, "--as-of");
+  if (!t) return Err("x402rec " + f.command() + ": " + t.error());
+  return std::optional<TimeMs>(*t);
+}
+
+struct RunOutcome {
+  EngineStats before, after;
+  double seconds = 0;
+  uint64_t records = 0;
+};
+
+// Processes `inputs` into the persistent engine until the end of every file (or a signal).
+Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& inputs, size_t batch_size,
+                                bool progress_line) {
+  RunOutcome o;
+  o.before = engine.stats();
+  auto source = FileSource::Open(inputs, [&](const std::string& path) -> std::optional<FilePosition> {
+    auto v = engine.GetMeta(FileSource::PositionKey(path));
+    if (!v) return std::nullopt;
+    return FilePosition::Decode(*v);
+  });
+  if (!source) return Err(source.error());
+  const double t0 = MonotonicSeconds();
+  ProgressLine progress(progress_line);
+  std::vector<SourceRecord> batch;
+  while (!StopRequested() && (*source)->NextBatch(batch_size, &batch)) {
+    o.records += batch.size();
+    Status st = engine.ProcessBatch(batch, (*source)->CurrentPositions());
+    if (!st.ok()) return Err(st.error());
+    progress.Update(o.records, (*source)->bytes_done(), (*source)->bytes_total());
+  }
+  progress.Finish();
+  if (!(*source)->error().empty()) return Err((*source)->error());
+  o.seconds = MonotonicSeconds() - t0;
+  o.after = engine.stats();
+  return o;
+}
+
+TimeMs MaxWatermark(Engine& e) {
+  TimeMs t{0};
+  for (const auto& [s, wm] : e.watermarks()) t = std::max(t, wm);
+  return t;
+}
+
+}  // namespace
+
+void InstallSignalHandlers() {
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+}
+bool StopRequested() { return g_stop.load(); }
+
+int RunCommand(int argc, char** argv) {
+  Flags f("run",
+          "Usage: x402rec run --input FILE.jsonl --data-dir DIR [options]\n"
+          "       x402rec run --status --data-dir DIR [--report-json F] [--report-md F]\n\n"
+          "Processes events into a persistent RocksDB state directory. Every batch is committed\n"
+          "atomically with the input position, so a restarted run resumes exactly after the last\n"
+          "committed line. Rejected lines go to DIR/deadletter.jsonl with the reason.");
+  f.Add("input", "FILE", "JSONL file of CloudEvents to process, in order", true);
+  f.Add("data-dir", "DIR", "state directory (created if missing)");
+  f.Add("config", "FILE", "TOML configuration file (see ops/config/x402rec.example.toml)");
+  f.Add("status", "", "do not process: print the stored state's summary and digest");
+  f.Add("until-caught-up", "", "exit once every input is consumed and committed (always so for files)");
+  f.Add("report-json", "FILE", "write the JSON report (same format as replay)");
+  f.Add("report-md", "FILE", "write the Markdown report");
+  f.Add("batch-size", "N", "events per committed batch (default 16384)");
+  if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
+  if (f.Has("help")) {
+    std::fputs(f.Help().c_str(), stdout);
+    return 0;
+  }
+  FileSettings settings;
+  if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
+  auto dir = f.Get("data-dir");
+  if (!dir) return Fail("x402rec run: --data-dir is required", 2);
+  auto inputs = f.GetAll("input");
+  if (!f.Has("status") && inputs.empty()) return Fail("x402rec run: --input FILE is required (or --status)", 2);
+  auto bs = f.GetUint("batch-size", settings.batch_size, 1, 1000000);
+  if (!bs) return Fail(bs.error(), 2);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (f.Has("status") && !fs::exists(*dir + "/CURRENT", ec)) {
+    return Fail("x402rec run: --data-dir " + *dir + ": no state store there", 2);
+  }
+  fs::create_directories(*dir, ec);
+  if (ec) return Fail("x402rec run: --data-dir " + *dir + ": " + ec.message(), 2);
+
+  std::unique_ptr<FileDeadLetterSink> dls;
+  if (!f.Has("status")) {
+    auto d = FileDeadLetterSink::Open(*dir + "/deadletter.jsonl");
+    if (!d) return Fail("x402rec run: " + d.error());
+    dls = std::move(*d);
+  }
+  EngineOptions eo;
+  eo.store.path = *dir + "/state";
+  eo.projections = settings.projections;
+  eo.cache_entries = settings.cache_entries;
+  eo.dead_letters = dls.get();
+  if (f.Has("status") && !fs::exists(eo.store.path + "/CURRENT", ec)) {
+    return Fail("x402rec run: --data-dir " + *dir + ": no state store there", 2);
+  }
+  auto engine = Engine::Open(eo);
+  if (!engine) return Fail("x402rec run: " + engine.error());
+
+  if (!f.Has("status")) {
+    auto out = ProcessFiles(**engine, inputs, *bs, isatty(2));
+    if (!out) return Fail("x402rec run: " + out.error());
+    const uint64_t applied = out->after.applied_total() - out->before.applied_total();
+    std::printf("x402rec run: %s records in %.2f s (%.0f records/s)%s\n", Thousands(out->records).c_str(),
+                out->seconds, out->seconds > 0 ? out->records / out->seconds : 0.0,
+                StopRequested() ? " (stopped by signal; resume by running again)" : "");
+    std::printf("  this run: %s applied, %s duplicates, %s dead letters%s\n", Thousands(applied).c_str(),
+                Thousands(out->after.duplicates - out->before.duplicates).c_str(),
+                Thousands(out->after.dead_letters - out->before.dead_letters).c_str(),
+                out->after.dead_letters > out->before.dead_letters
+                    ? (" -> " + *dir + "/deadletter.jsonl").c_str()
+                    : "");
+  }
+  Report r = BuildReport(**engine, MaxWatermark(**engine), nullptr);
+  std::printf("x402rec state in %s as of %s\n", dir->c_str(), FormatRfc3339(r.as_of).c_str());
+  PrintEvents(r.stats, stdout);
+  std::printf("  agents: %zu\n", r.agents.size());
+  PrintFindingsSummary(r, stdout);
+  std::printf("  state digest: %s\n", r.state_digest.c_str());
+  if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec run: " + st.error());
+  return 0;
+}
+
+int ReplayCommand(int argc, char** argv) {
+  Flags f("replay",
+          "Usage: x402rec replay --input FILE.jsonl [--input ...] [--as-of RFC3339] [options]\n\n"
+          "Rebuilds every projection from the log into a fresh store, advances the clock to --as-of\n"
+          "(default: the latest event time in the input), and reports. Events after --as-of did not\n"
+          "exist yet at that moment: they are skipped and counted. The state digest equals the one\n"
+          "of a live engine that consumed the same log.");
+  f.Add("input", "FILE", "JSONL file of CloudEvents", true);
+  f.Add("as-of", "TIME", "RFC 3339 time to rebuild the state as of");
+  f.Add("report-json", "FILE", "write the JSON report");
+  f.Add("report-md", "FILE", "write the Markdown report");
+  f.Add("state-dir", "DIR", "keep the rebuilt store in DIR (must be empty; default: temporary)");
+  f.Add("config", "FILE", "TOML configuration file");
+  f.Add("batch-size", "N", "events per batch (default 16384)");
+  if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
+  if (f.Has("help")) {
+    std::fputs(f.Help().c_str(), stdout);
+    return 0;
+  }
+  FileSettings settings;
+  if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
+  ReplayOptions o;
+  o.inputs = f.GetAll("input");
+  if (o.inputs.empty()) return Fail("x402rec replay: --input FILE is required", 2);
+  auto as_of = ParseAsOf(f);
+  if (!as_of) return Fail(as_of.error(), 2);
+  o.as_of = *as_of;
+  auto bs = f.GetUint("batch-size", settings.batch_size, 1, 1000000);
+  if (!bs) return Fail(bs.error(), 2);
+  o.batch_size = *bs;
+  o.cache_entries = settings.cache_entries;
+  o.projections = settings.projections;
+  o.state_dir = f.Get("state-dir").value_or("");
+  o.progress = isatty(2);
+  auto res = RunReplay(o);
+  if (!res) return Fail("x402rec replay: " + res.error());
+  const Report& r = res->report;
+  const uint64_t lines = r.stats.applied_total() + r.stats.duplicates + r.stats.dead_letters + r.stats.skipped_after_as_of;
+  std::printf("x402rec replay: %s events in %.2f s (%.0f events/s), as of %s\n", Thousands(lines).c_str(),
+              res->seconds, res->seconds > 0 ? lines / res->seconds : 0.0, FormatRfc3339(r.as_of).c_str());
+  PrintEvents(r.stats, stdout);
+  std::printf("  agents: %zu\n", r.agents.size());
+  PrintFindingsSummary(r, stdout);
+  std::printf("  state digest: %s\n", r.state_digest.c_str());
+  if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec replay: " + st.error());
+  return 0;
+}
+
+int GenCommand(int argc, char** argv) {
+  Flags f("gen",
+          "Usage: x402rec gen --out FILE [--agents N] [--events M] [--seed S]\n\n"
+          "Writes a realistic, seed-deterministic stream of exactly M x402 events (JSONL):\n"
+          "wallet registrations, limits, authorizations, settlements, failures, cancellations,\n"
+          "matching on-chain logs and balances. The same flags give byte-identical output.");
+  f.Add("out", "FILE", "output JSONL file");
+  f.Add("agents", "N", "number of agents (default 10)");
+  f.Add("events", "M", "number of events (default 1000)");
+  f.Add("seed", "S", "random seed (default 1)");
+  f.Add("start", "TIME", "event time of the first event (default 2025-11-17T00:00:00Z)");
+  f.Add("payments-per-second", "N", "payment rate in event time (default 20)");
+  if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
+  if (f.Has("help")) {
+    std::fputs(f.Help().c_str(), stdout);
+    return 0;
+  }
+  GeneratorOptions o;
+  auto out = f.Get("out");
+  if (!out) return Fail("x402rec gen: --out FILE is required", 2);
+  auto agents = f.GetUint("agents", 10, 1, 10000000);
+  auto events = f.GetUint("events", 1000, 1, 100000000000ull);
+  auto seed = f.GetUint("seed", 1, 0, UINT64_MAX >> 1);
+  auto pps = f.GetUint("payments-per-second", 20, 1, 1000000);
+  for (const auto* r : {&agents, &events, &seed, &pps})
+    if (!*r) return Fail(r->error(), 2);
+  o.agents = static_cast<uint32_t>(*agents);
+  o.events = *events;
+  o.seed = *seed;
+  o.payments_per_second = static_cast<double>(*pps);
+  if (auto s = f.Get("start")) {
+    auto t = ParseRfc3339(*s, "--start");
+    if (!t) return Fail("x402rec gen: " + t.error(), 2);
+    o.start = *t;
+  }
+  auto stats = GenerateToFile(o, *out);
+  if (!stats) return Fail("x402rec gen: " + stats.error());
+  std::printf("x402rec gen: %s events (%s payments: %s settled, %s failed, %s cancelled) for %u agents, %s .. %s -> %s\n",
+              Thousands(stats->events).c_str(), Thousands(stats->payments).c_str(), Thousands(stats->settled).c_str(),
+              Thousands(stats->failed).c_str(), Thousands(stats->cancelled).c_str(), o.agents,
+              FormatRfc3339(stats->first).c_str(), FormatRfc3339(stats->last).c_str(), out->c_str());
+  return 0;
+}
+
+int DemoCommand(int argc, char** argv) {
+  Flags f("demo",
+          "Usage: x402rec demo [--dir DIR] [--agents N] [--events M] [--seed S]\n\n"
+          "The quick start: generates an event stream, processes it with the engine into a\n"
+          "persistent state directory, checks that a replay of the log gives the same state\n"
+          "digest, and prints a summary. Everything lands in DIR (default ./x402rec-demo).");
+  f.Add("dir", "DIR", "working directory (default ./x402rec-demo; recreated)");
+  f.Add("agents", "N", "number of agents (default 50)");
+  f.Add("events", "M", "number of events (default 200000)");
+  f.Add("seed", "S", "random seed (default 42)");
+  if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
+  if (f.Has("help")) {
+    std::fputs(f.Help().c_str(), stdout);
+    return 0;
+  }
+  namespace fs = std::filesystem;
+  const std::string dir = f.Get("dir").value_or("x402rec-demo");
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    if (!fs::exists(dir + "/.x402rec-demo", ec)) {
+      return Fail("x402rec demo: --dir " + dir + ": exists and is not a demo directory; pick another", 2);
+    }
+    fs::remove_all(dir, ec);
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return Fail("x402rec demo: --dir " + dir + ": " + ec.message(), 2);
+  (void)WriteFile(dir + "/.x402rec-demo", "created by x402rec demo\n");
+
+  GeneratorOptions g;
+  auto agents = f.GetUint("agents", 50, 1, 1000000);
+  auto events = f.GetUint("events", 200000, 1, 1000000000);
+  auto seed = f.GetUint("seed", 42, 0, UINT64_MAX >> 1);
+  for (const auto* r : {&agents, &events, &seed})
+    if (!*r) return Fail(r->error(), 2);
+  g.agents = static_cast<uint32_t>(*agents);
+  g.events = *events;
+  g.seed = *seed;
+  const std::string events_path = dir + "/events.jsonl";
+  std::printf("x402rec demo\n");
+  auto gs = GenerateToFile(g, events_path);
+  if (!gs) return Fail("x402rec demo: " + gs.error());
+  std::printf("  1. generated %s events for %u agents (seed %llu): %s\n", Thousands(gs->events).c_str(), g.agents,
+              (unsigned long long)g.seed, events_path.c_str());
+
+  FileSettings settings;
+  if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
+  auto dls = FileDeadLetterSink::Open(dir + "/deadletter.jsonl");
+  if (!dls) return Fail("x402rec demo: " + dls.error());
+  EngineOptions eo;
+  eo.store.path = dir + "/state";
+  eo.projections = settings.projections;
+  eo.cache_entries = settings.cache_entries;
+  eo.dead_letters = dls->get();
+  std::string live_digest;
+  {
+    auto engine = Engine::Open(eo);
+    if (!engine) return Fail("x402rec demo: " + engine.error());
+    auto out = ProcessFiles(**engine, {events_path}, settings.batch_size, isatty(2));
+    if (!out) return Fail("x402rec demo: " + out.error());
+    std::printf("  2. engine processed %s events in %.2f s (%.0f events/s) into %s/state\n",
+                Thousands(out->records).c_str(), out->seconds,
+                out->seconds > 0 ? out->records / out->seconds : 0.0, dir.c_str());
+    Report r = BuildReport(**engine, MaxWatermark(**engine), nullptr);
+    live_digest = r.state_digest;
+    PrintEvents(r.stats, stdout);
+    std::printf("  agents: %zu\n", r.agents.size());
+    PrintFindingsSummary(r, stdout);
+    if (Status st = WriteFile(dir + "/report.json", r.ToJson()); !st.ok()) return Fail("x402rec demo: " + st.error());
+    if (Status st = WriteFile(dir + "/report.md", r.ToMarkdown()); !st.ok()) return Fail("x402rec demo: " + st.error());
+  }
+  ReplayOptions ro;
+  ro.inputs = {events_path};
+  ro.projections = settings.projections;
+  auto rep = RunReplay(ro);
+  if (!rep) return Fail("x402rec demo: replay: " + rep.error());
+  const bool same = rep->report.state_digest == live_digest;
+  std::printf("  3. replay of the log: digest %s %s the live engine's\n", rep->report.state_digest.c_str(),
+              same ? "equals" : "DIFFERS FROM");
+  std::printf("  reports: %s/report.md, %s/report.json\n", dir.c_str(), dir.c_str());
+  std::printf("  next: x402rec replay --input %s --as-of 2025-11-17T12:00:00Z --report-md /dev/stdout\n",
+              events_path.c_str());
+  return same ? 0 : 1;
+}
+
+}  // namespace x402::cli

@@ -1,0 +1,92 @@
+#include "engine/config_file.h"
+
+#include <toml++/toml.h>
+
+namespace x402 {
+namespace {
+
+std::string Where(const std::string& path, const toml::node& n, const std::string& key) {
+  return path + ":" + std::to_string(n.source().begin.line) + ": " + key;
+}
+
+Status GetUsdc(const std::string& path, const toml::table& t, const char* table, const char* name,
+               Amount* out) {
+  const toml::node* n = t.get(name);
+  if (!n) return Status::Ok();
+  const std::string key = std::string(table) + "." + name;
+  if (!n->is_string()) return Err(Where(path, *n, key) + ": expected a decimal USDC string such as \"100.00\"");
+  auto r = ParseUsdcDecimal(n->as_string()->get(), key);
+  if (!r) return Err(path + ":" + std::to_string(n->source().begin.line) + ": " + r.error());
+  *out = *r;
+  return Status::Ok();
+}
+
+Status GetInt(const std::string& path, const toml::table& t, const char* table, const char* name,
+              int64_t min, int64_t max, int64_t* out) {
+  const toml::node* n = t.get(name);
+  if (!n) return Status::Ok();
+  const std::string key = std::string(table) + "." + name;
+  if (!n->is_integer()) return Err(Where(path, *n, key) + ": expected an integer");
+  int64_t v = n->as_integer()->get();
+  if (v < min || v > max) {
+    return Err(Where(path, *n, key) + ": " + std::to_string(v) + " outside " + std::to_string(min) + ".." +
+               std::to_string(max));
+  }
+  *out = v;
+  return Status::Ok();
+}
+
+#define X402_TRY_ST(expr)         \
+  do {                            \
+    Status _s = (expr);           \
+    if (!_s.ok()) return _s;      \
+  } while (0)
+
+}  // namespace
+
+Status LoadConfigFile(const std::string& path, FileSettings* s) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Err(path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+  }
+  static const char* kTables[] = {"budget", "engine", "authorizations", "recon", "vendors", "wallets", "kafka",
+                                  "alerts", "discord", "http", "metrics"};
+  for (const auto& [k, v] : root) {
+    bool known = false;
+    for (const char* t : kTables) known = known || k.str() == t;
+    if (!known) return Err(Where(path, v, std::string(k.str())) + ": unknown section");
+    if (!v.is_table()) return Err(Where(path, v, std::string(k.str())) + ": expected a [table]");
+  }
+  ProjectionConfig& p = s->projections;
+  if (auto* b = root["budget"].as_table()) {
+    X402_TRY_ST(GetUsdc(path, *b, "budget", "daily_limit", &p.default_limits.daily));
+    X402_TRY_ST(GetUsdc(path, *b, "budget", "monthly_limit", &p.default_limits.monthly));
+    X402_TRY_ST(GetUsdc(path, *b, "budget", "per_transaction_max", &p.default_limits.per_transaction));
+    if (const toml::node* n = b->get("thresholds_pct")) {
+      const toml::array* arr = n->as_array();
+      if (!arr || arr->empty()) return Err(Where(path, *n, "budget.thresholds_pct") + ": expected an array of percentages");
+      p.budget_thresholds_pct.clear();
+      for (const auto& e : *arr) {
+        if (!e.is_integer() || e.as_integer()->get() < 1 || e.as_integer()->get() > 100) {
+          return Err(Where(path, *n, "budget.thresholds_pct") + ": each threshold is an integer 1..100");
+        }
+        p.budget_thresholds_pct.push_back(static_cast<uint32_t>(e.as_integer()->get()));
+      }
+    }
+    int64_t crit = p.budget_critical_pct;
+    X402_TRY_ST(GetInt(path, *b, "budget", "critical_pct", 1, 100, &crit));
+    p.budget_critical_pct = static_cast<uint32_t>(crit);
+  }
+  if (auto* e = root["engine"].as_table()) {
+    int64_t bs = static_cast<int64_t>(s->batch_size), ce = static_cast<int64_t>(s->cache_entries);
+    X402_TRY_ST(GetInt(path, *e, "engine", "batch_size", 1, 1000000, &bs));
+    X402_TRY_ST(GetInt(path, *e, "engine", "cache_entries", 1000, 100000000, &ce));
+    s->batch_size = static_cast<size_t>(bs);
+    s->cache_entries = static_cast<size_t>(ce);
+  }
+  return Status::Ok();
+}
+
+}  // namespace x402

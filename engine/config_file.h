@@ -1,0 +1,22 @@
+// Loading the TOML configuration file (toml++) into the engine and projection settings.
+// Every option, its default and meaning is documented in ops/config/x402rec.example.toml.
+// Errors name the file, line and key: "x402rec.toml:12: budget.daily_limit: ...".
+#pragma once
+
+#include <string>
+
+#include "projections/config.h"
+#include "schemas/result.h"
+
+namespace x402 {
+
+struct FileSettings {
+  ProjectionConfig projections;
+  size_t batch_size = 16384;
+  size_t cache_entries = 200000;
+};
+
+// Applies the settings in `path` on top of *out (which holds the defaults).
+Status LoadConfigFile(const std::string& path, FileSettings* out);
+
+}  // namespace x402

@@ -1,0 +1,341 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "projections/codec.h"
+#include "schemas/sha256.h"
+
+namespace x402 {
+
+namespace {
+constexpr const char* kStatsKey = "stats";
+constexpr const char* kOutboxSeqKey = "outbox_seq";
+
+std::string ShardKey(const char* prefix, uint32_t shard) {
+  return std::string(prefix) + BatchState::ShardPrefix(shard);
+}
+}  // namespace
+
+std::string WatermarkKey(uint32_t shard) { return ShardKey("wm|", shard); }
+std::string TimerFloorKey(uint32_t shard) { return ShardKey("tf|", shard); }
+
+uint64_t EngineStats::applied_total() const {
+  uint64_t n = 0;
+  for (auto v : applied) n += v;
+  return n;
+}
+
+std::string EngineStats::Encode() const {
+  std::string out;
+  Writer w(&out);
+  w.U8(1);
+  w.Var(applied.size());
+  for (auto v : applied) w.Var(v);
+  w.Var(duplicates);
+  w.Var(dead_letters);
+  w.Var(skipped_after_as_of);
+  w.Var(findings_opened);
+  w.Var(findings_resolved);
+  w.Var(batches);
+  return out;
+}
+
+EngineStats EngineStats::Decode(std::string_view bytes) {
+  EngineStats s;
+  Reader r(bytes);
+  if (r.U8() != 1) return s;
+  uint64_t n = r.Var();
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t v = r.Var();
+    if (i < s.applied.size()) s.applied[i] = v;
+  }
+  s.duplicates = r.Var();
+  s.dead_letters = r.Var();
+  s.skipped_after_as_of = r.Var();
+  s.findings_opened = r.Var();
+  s.findings_resolved = r.Var();
+  s.batches = r.Var();
+  return r.ok() ? s : EngineStats();
+}
+
+std::string OutboxEntry::Encode() const {
+  std::string out;
+  Writer w(&out);
+  w.U8(1);
+  w.U8(static_cast<uint8_t>(kind));
+  w.U8(static_cast<uint8_t>(severity));
+  w.Bool(opened);
+  w.Str(agent_id);
+  w.Str(alert_id);
+  w.Str(json);
+  return out;
+}
+
+bool OutboxEntry::Decode(std::string_view bytes, OutboxEntry* e) {
+  Reader r(bytes);
+  if (r.U8() != 1) return false;
+  e->kind = FindingKind(r.U8());
+  e->severity = Severity(r.U8());
+  e->opened = r.Bool();
+  e->agent_id = r.Str();
+  e->alert_id = r.Str();
+  e->json = r.Str();
+  return r.ok();
+}
+
+Engine::Engine(EngineOptions opts) : opts_(std::move(opts)) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions opts) {
+  auto store = RocksStore::Open(opts.store);
+  if (!store) return Err(store.error());
+  std::unique_ptr<Engine> e(new Engine(std::move(opts)));
+  e->store_ = std::move(*store);
+  e->state_ = std::make_unique<BatchState>(e->store_.get(), e->opts_.cache_entries);
+  e->projections_ = std::make_unique<Projections>(&e->opts_.projections);
+  e->ledger_ = std::make_unique<FindingLedger>(
+      e->state_.get(), [eng = e.get()](const Finding& f, bool opened) { eng->OnTransition(f, opened); });
+  // Restore clocks, counters and the outbox sequence.
+  std::string v;
+  if (e->store_->Get(e->store_->meta(), kStatsKey, &v)) e->stats_ = EngineStats::Decode(v);
+  if (e->store_->Get(e->store_->meta(), kOutboxSeqKey, &v)) e->outbox_seq_ = GetBigEndian64(v);
+  std::unique_ptr<rocksdb::Iterator> it(e->store_->db()->NewIterator(rocksdb::ReadOptions(), e->store_->meta()));
+  for (it->Seek("tf|"); it->Valid() && it->key().starts_with("tf|"); it->Next()) {
+    uint32_t shard = static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + it->key().ToString().substr(3)));
+    e->timer_floor_[shard] = TimeMs{static_cast<int64_t>(GetBigEndian64(it->value().ToString()))};
+  }
+  for (it->Seek("wm|"); it->Valid() && it->key().starts_with("wm|"); it->Next()) {
+    uint32_t shard = static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + it->key().ToString().substr(3)));
+    e->watermarks_[shard] = TimeMs{static_cast<int64_t>(GetBigEndian64(it->value().ToString()))};
+  }
+  return e;
+}
+
+std::optional<std::string> Engine::GetMeta(const std::string& key) {
+  std::string v;
+  if (!store_->Get(store_->meta(), key, &v)) return std::nullopt;
+  return v;
+}
+
+void Engine::OnTransition(const Finding& f, bool opened) {
+  OutboxEntry o;
+  o.kind = f.kind;
+  o.severity = f.severity;
+  o.opened = opened;
+  o.agent_id = f.agent_id;
+  o.alert_id = AlertId(f, opened);
+  o.json = AlertJson(f, opened);
+  pending_outbox_.push_back(std::move(o));
+  if (opened) {
+    ++stats_.findings_opened;
+  } else {
+    ++stats_.findings_resolved;
+  }
+}
+
+void Engine::Schedule(TimeMs deadline, TimerKind kind, std::string_view key) {
+  const uint32_t shard = state_->shard();
+  auto floor = timer_floor_.find(shard);
+  if (floor != timer_floor_.end() && deadline <= floor->second) {
+    deadline = TimeMs{floor->second.ms + 1};  // already past: due at the next firing
+  }
+  timer_key_.clear();
+  PutBigEndian64(&timer_key_, SortableTime(deadline));
+  timer_key_.push_back(static_cast<char>(kind));
+  timer_key_.append(key);
+  state_->Put(Table::kTimers, timer_key_, {});
+}
+
+void Engine::ApplyRecord(const SourceRecord& rec) {
+  if (rec.oversize) {
+    ++stats_.dead_letters;
+    if (opts_.dead_letters) {
+      opts_.dead_letters->Write(rec, "event: " + std::to_string(rec.length) + " bytes exceeds the " +
+                                         std::to_string(kMaxEventBytes) + "-byte limit");
+    }
+    return;
+  }
+  Status st = decoder_.DecodeInto(rec.bytes, &event_);
+  if (!st.ok()) {
+    ++stats_.dead_letters;
+    if (opts_.dead_letters) opts_.dead_letters->Write(rec, st.error());
+    return;
+  }
+  if (opts_.as_of && event_.time > *opts_.as_of) {
+    ++stats_.skipped_after_as_of;
+    return;
+  }
+  state_->SetShard(rec.shard);
+  dedupe_key_.clear();
+  Writer w(&dedupe_key_);
+  w.Str(event_.source);
+  dedupe_key_.append(event_.id);
+  std::string scratch;
+  if (state_->Get(Table::kDedupe, dedupe_key_, &scratch)) {
+    ++stats_.duplicates;
+    return;
+  }
+  state_->Put(Table::kDedupe, dedupe_key_, {});
+  TimeMs& wm = watermarks_.try_emplace(rec.shard, kTimeMin).first->second;
+  if (event_.time > wm) wm = event_.time;
+  if (std::find(touched_shards_.begin(), touched_shards_.end(), rec.shard) == touched_shards_.end()) {
+    touched_shards_.push_back(rec.shard);
+  }
+  ApplyContext ctx{state_.get(), ledger_.get(), wm, event_.time,
+                   [this](TimeMs d, TimerKind k, std::string_view key) { Schedule(d, k, key); }};
+  projections_->Apply(event_, ctx);
+  ++stats_.applied[static_cast<int>(event_.type)];
+}
+
+void Engine::FireTimers(uint32_t shard) {
+  state_->SetShard(shard);
+  const TimeMs wm = watermarks_[shard];
+  TimeMs& floor = timer_floor_.try_emplace(shard, kTimeMin).first->second;
+  if (wm <= floor) return;
+  std::string from, to;
+  PutBigEndian64(&from, SortableTime(floor));
+  PutBigEndian64(&to, SortableTime(TimeMs{wm.ms + 1}));
+  ApplyContext ctx{state_.get(), ledger_.get(), wm, wm,
+                   [this](TimeMs d, TimerKind k, std::string_view key) { Schedule(d, k, key); }};
+  // Firing can schedule more timers; repeat until none is due.
+  for (int round = 0; round < 1000; ++round) {
+    std::vector<std::string> due;
+    state_->ScanRange(Table::kTimers, from, to, [&](std::string_view k, std::string_view) {
+      due.emplace_back(k);
+      return true;
+    });
+    if (due.empty()) break;
+    for (const auto& k : due) state_->Delete(Table::kTimers, k);
+    for (const auto& k : due) {
+      if (k.size() < 9) continue;
+      const TimeMs deadline{static_cast<int64_t>(GetBigEndian64(k) ^ (uint64_t(1) << 63))};
+      ctx.now = deadline;
+      projections_->OnTimer(TimerKind(static_cast<uint8_t>(k[8])), std::string_view(k).substr(9),
+                            deadline, ctx);
+    }
+  }
+  floor = wm;
+}
+
+Status Engine::Commit(const Positions& positions) {
+  if (opts_.dead_letters) {
+    Status st = opts_.dead_letters->Flush();
+    if (!st.ok()) return st;
+  }
+  rocksdb::WriteBatch wb;
+  state_->Flush(&wb);
+  for (const auto& [k, v] : positions) wb.Put(store_->meta(), k, v);
+  for (uint32_t shard : touched_shards_) {
+    std::string v;
+    PutBigEndian64(&v, static_cast<uint64_t>(watermarks_[shard].ms));
+    wb.Put(store_->meta(), WatermarkKey(shard), v);
+    v.clear();
+    PutBigEndian64(&v, static_cast<uint64_t>(timer_floor_[shard].ms));
+    wb.Put(store_->meta(), TimerFloorKey(shard), v);
+  }
+  for (auto& o : pending_outbox_) {
+    o.seq = outbox_seq_++;
+    std::string k;
+    PutBigEndian64(&k, o.seq);
+    wb.Put(store_->outbox(), k, o.Encode());
+  }
+  std::string seq;
+  PutBigEndian64(&seq, outbox_seq_);
+  wb.Put(store_->meta(), kOutboxSeqKey, seq);
+  ++stats_.batches;
+  wb.Put(store_->meta(), kStatsKey, stats_.Encode());
+  Status st = store_->Write(&wb);
+  pending_outbox_.clear();
+  touched_shards_.clear();
+  if (!st.ok()) state_->Discard();
+  return st;
+}
+
+Status Engine::ProcessBatch(std::span<const SourceRecord> records, const Positions& positions) {
+  for (const auto& rec : records) ApplyRecord(rec);
+  for (uint32_t shard : std::vector<uint32_t>(touched_shards_)) FireTimers(shard);
+  return Commit(positions);
+}
+
+Status Engine::AdvanceClock(uint32_t shard, TimeMs t) {
+  TimeMs& wm = watermarks_.try_emplace(shard, kTimeMin).first->second;
+  if (t <= wm) return Status::Ok();
+  wm = t;
+  touched_shards_.push_back(shard);
+  FireTimers(shard);
+  return Commit({});
+}
+
+std::string Engine::Digest() {
+  Sha256 h;
+  auto put = [&](std::string_view s) {
+    std::string len;
+    Writer(&len).Var(s.size());
+    h.Update(len);
+    h.Update(s);
+  };
+  for (int i = 0; i < kTableCount; ++i) {
+    const Table t = Table(i);
+    if (!TableInDigest(t)) continue;
+    std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(t)));
+    put(TableName(t));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      put(std::string_view(it->key().data(), it->key().size()));
+      put(std::string_view(it->value().data(), it->value().size()));
+    }
+  }
+  put("open_findings");
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kFindings)));
+    Finding f;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!Finding::Decode(std::string_view(it->value().data(), it->value().size()), &f) || !f.open) continue;
+      put(std::string_view(it->key().data(), 4));  // shard
+      put(f.finding_id);
+      put(FindingKindName(f.kind));
+      put(f.key);
+      put(SeverityName(f.severity));
+      put(f.agent_id);
+    }
+  }
+  put("watermarks");
+  for (const auto& [shard, wm] : watermarks_) {
+    put(BatchState::ShardPrefix(shard));
+    put(std::to_string(wm.ms));
+  }
+  return h.FinalHex();
+}
+
+void Engine::ForEachFinding(const std::function<void(const Finding&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kFindings)));
+  Finding f;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (Finding::Decode(std::string_view(it->value().data(), it->value().size()), &f)) fn(f);
+  }
+}
+
+void Engine::ForEachOutbox(uint64_t from_seq, const std::function<bool(const OutboxEntry&)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->outbox()));
+  std::string k;
+  PutBigEndian64(&k, from_seq);
+  OutboxEntry e;
+  for (it->Seek(k); it->Valid(); it->Next()) {
+    if (!OutboxEntry::Decode(std::string_view(it->value().data(), it->value().size()), &e)) continue;
+    e.seq = GetBigEndian64(std::string_view(it->key().data(), it->key().size()));
+    if (!fn(e)) return;
+  }
+}
+
+Status Engine::DeleteOutbox(const std::vector<uint64_t>& seqs) {
+  rocksdb::WriteBatch wb;
+  for (uint64_t s : seqs) {
+    std::string k;
+    PutBigEndian64(&k, s);
+    wb.Delete(store_->outbox(), k);
+  }
+  return store_->Write(&wb);
+}
+
+}  // namespace x402

@@ -1,0 +1,119 @@
+// Engine: the pipeline core. Takes batches of raw records from a source, decodes them,
+// dead-letters what can't be accepted, drops duplicates by (source, id), applies the rest
+// to the projections, fires due timers, and commits ONE RocksDB WriteBatch holding the
+// projection state, findings, timers, alert outbox entries, watermarks, counters and the
+// source position (DESIGN.md principles 1-3). A crash between commits loses nothing and
+// applies nothing twice: on restart the source resumes from the committed position.
+//
+// Thread-safety: not thread-safe; one pipeline thread drives an Engine.
+#pragma once
+
+#include <array>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "connectors/deadletter_sink.h"
+#include "connectors/event_source.h"
+#include "engine/batch_state.h"
+#include "engine/rocksdb_store.h"
+#include "projections/config.h"
+#include "projections/finding_ledger.h"
+#include "projections/projections.h"
+#include "schemas/decoder.h"
+
+namespace x402 {
+
+struct EngineOptions {
+  StoreOptions store;
+  ProjectionConfig projections;
+  size_t cache_entries = 100000;     // clean state entries cached per table
+  std::optional<TimeMs> as_of;        // replay: events after this time are skipped
+  DeadLetterSink* dead_letters = nullptr;  // not owned; may be null (counted only)
+};
+
+struct EngineStats {
+  std::array<uint64_t, kEventTypeCount> applied{};
+  uint64_t duplicates = 0;
+  uint64_t dead_letters = 0;
+  uint64_t skipped_after_as_of = 0;
+  uint64_t findings_opened = 0;
+  uint64_t findings_resolved = 0;
+  uint64_t batches = 0;
+  uint64_t applied_total() const;
+  std::string Encode() const;
+  static EngineStats Decode(std::string_view bytes);
+};
+
+// One alert as stored in the outbox column family.
+struct OutboxEntry {
+  uint64_t seq = 0;
+  FindingKind kind = FindingKind::kBudgetThreshold;
+  Severity severity = Severity::kInfo;
+  bool opened = true;
+  std::string agent_id, alert_id, json;
+  std::string Encode() const;
+  static bool Decode(std::string_view bytes, OutboxEntry* out);
+};
+
+class Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Open(EngineOptions opts);
+  ~Engine();
+
+  // Applies `records` and commits them with `positions` in one WriteBatch.
+  Status ProcessBatch(std::span<const SourceRecord> records, const Positions& positions);
+  // Advances a shard's event-time clock to t (replay --as-of, idle wall clock), fires the
+  // timers that became due and commits.
+  Status AdvanceClock(uint32_t shard, TimeMs t);
+
+  std::optional<std::string> GetMeta(const std::string& key);
+  // SHA-256 over a canonical dump of all projection state, the open findings (canonical
+  // fields only) and the shard watermarks. REQUIRES: no batch in flight.
+  std::string Digest();
+
+  const EngineStats& stats() const { return stats_; }
+  std::map<uint32_t, TimeMs> watermarks() const { return watermarks_; }
+  RocksStore* store() { return store_.get(); }
+  const ProjectionConfig& config() const { return opts_.projections; }
+  uint64_t outbox_next_seq() const { return outbox_seq_; }
+
+  // Visits every stored finding (open and resolved) of every shard.
+  void ForEachFinding(const std::function<void(const Finding&)>& fn);
+  // Visits outbox entries in sequence order from `from_seq`, until fn returns false.
+  void ForEachOutbox(uint64_t from_seq, const std::function<bool(const OutboxEntry&)>& fn);
+  Status DeleteOutbox(const std::vector<uint64_t>& seqs);
+
+ private:
+  explicit Engine(EngineOptions opts);
+  void ApplyRecord(const SourceRecord& rec);
+  void Schedule(TimeMs deadline, TimerKind kind, std::string_view key);
+  void FireTimers(uint32_t shard);
+  Status Commit(const Positions& positions);
+  void OnTransition(const Finding& f, bool opened);
+
+  EngineOptions opts_;
+  std::unique_ptr<RocksStore> store_;
+  std::unique_ptr<BatchState> state_;
+  std::unique_ptr<Projections> projections_;
+  std::unique_ptr<FindingLedger> ledger_;
+  EventDecoder decoder_;
+  Event event_;
+  std::map<uint32_t, TimeMs> watermarks_;
+  std::map<uint32_t, TimeMs> timer_floor_;
+  std::vector<uint32_t> touched_shards_;
+  std::vector<OutboxEntry> pending_outbox_;
+  uint64_t outbox_seq_ = 0;
+  EngineStats stats_;
+  std::string dedupe_key_;
+  std::string timer_key_;
+};
+
+// Meta keys.
+std::string WatermarkKey(uint32_t shard);
+std::string TimerFloorKey(uint32_t shard);
+
+}  // namespace x402

@@ -1,0 +1,104 @@
+#include "engine/rocksdb_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
+
+namespace x402 {
+
+namespace {
+constexpr const char* kMetaCf = "meta";
+constexpr const char* kOutboxCf = "outbox";
+}  // namespace
+
+Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& o) {
+  std::unique_ptr<RocksStore> s(new RocksStore());
+  rocksdb::DBOptions dbo;
+  dbo.create_if_missing = true;
+  dbo.create_missing_column_families = true;
+  // With several column families, one WriteBatch is atomic through the WAL; without a WAL
+  // (replay) atomic_flush keeps the flushed column families mutually consistent.
+  dbo.atomic_flush = true;
+  dbo.max_background_jobs = 2;
+  dbo.max_open_files = 512;
+  dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  dbo.keep_log_file_num = 2;
+  dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  auto cache = rocksdb::NewLRUCache(o.block_cache_bytes);
+  dbo.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(o.write_buffer_bytes, cache);
+
+  rocksdb::BlockBasedTableOptions bbt;
+  bbt.block_cache = cache;
+  bbt.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  bbt.cache_index_and_filter_blocks = true;
+  bbt.pin_l0_filter_and_index_blocks_in_cache = true;
+  rocksdb::ColumnFamilyOptions cfo;
+  cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bbt));
+  cfo.write_buffer_size = 32 << 20;
+  cfo.compression = rocksdb::kLZ4Compression;
+  cfo.bottommost_compression = rocksdb::kZSTD;
+  cfo.memtable_prefix_bloom_size_ratio = 0.05;
+  cfo.memtable_whole_key_filtering = true;
+  cfo.level_compaction_dynamic_level_bytes = true;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descs;
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName, cfo);
+  for (int i = 0; i < kTableCount; ++i) descs.emplace_back(std::string(TableName(Table(i))), cfo);
+  descs.emplace_back(kMetaCf, cfo);
+  descs.emplace_back(kOutboxCf, cfo);
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status st;
+  if (o.read_only) {
+    st = rocksdb::DB::OpenForReadOnly(dbo, o.path, descs, &s->handles_, &raw);
+  } else {
+    st = rocksdb::DB::Open(dbo, o.path, descs, &s->handles_, &raw);
+  }
+  if (!st.ok()) return Err(o.path + ": cannot open state store: " + st.ToString());
+  s->db_.reset(raw);
+  for (int i = 0; i < kTableCount; ++i) s->cfs_[i] = s->handles_[1 + i];
+  s->meta_ = s->handles_[1 + kTableCount];
+  s->outbox_ = s->handles_[2 + kTableCount];
+  s->wopts_.disableWAL = o.disable_wal;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(s->db_->NewIterator(rocksdb::ReadOptions(), s->meta_));
+    it->SeekToFirst();
+    s->empty_at_open_ = !it->Valid();
+  }
+  return s;
+}
+
+RocksStore::~RocksStore() {
+  if (db_) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
+}
+
+bool RocksStore::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string* value) {
+  rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(key.data(), key.size()), value);
+  return st.ok();
+}
+
+Status RocksStore::Write(rocksdb::WriteBatch* batch) {
+  rocksdb::Status st = db_->Write(wopts_, batch);
+  if (!st.ok()) return Err("state store write failed: " + st.ToString());
+  return Status::Ok();
+}
+
+Status RocksStore::Flush() {
+  rocksdb::FlushOptions fo;
+  std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
+  rocksdb::Status st = db_->Flush(fo, all);
+  if (!st.ok()) return Err("state store flush failed: " + st.ToString());
+  return Status::Ok();
+}
+
+uint64_t RocksStore::IntProperty(const char* name) {
+  uint64_t v = 0;
+  db_->GetAggregatedIntProperty(name, &v);
+  return v;
+}
+
+}  // namespace x402

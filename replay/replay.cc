@@ -1,0 +1,98 @@
+#include "replay/replay.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "connectors/file_source.h"
+
+namespace x402 {
+
+double MonotonicSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+ProgressLine::ProgressLine(bool enabled) : enabled_(enabled), start_(MonotonicSeconds()) {}
+
+void ProgressLine::Update(uint64_t events, uint64_t done, uint64_t total) {
+  if (!enabled_) return;
+  double now = MonotonicSeconds();
+  if (now - last_ < 0.25) return;
+  last_ = now;
+  double elapsed = now - start_;
+  double rate = elapsed > 0 ? events / elapsed : 0;
+  double pct = total ? 100.0 * done / total : 0;
+  double eta = (done > 0 && total > done) ? elapsed * (total - done) / done : 0;
+  std::fprintf(stderr, "\r  %llu events  %.0f events/s  %.1f%%  ETA %.0fs   ",
+               static_cast<unsigned long long>(events), rate, pct, eta);
+  printed_ = true;
+}
+
+void ProgressLine::Finish() {
+  if (enabled_ && printed_) std::fprintf(stderr, "\r%80s\r", "");
+}
+
+Result<ReplayResult> RunReplay(const ReplayOptions& o) {
+  namespace fs = std::filesystem;
+  std::string dir = o.state_dir;
+  bool temporary = dir.empty();
+  std::error_code ec;
+  if (temporary) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/x402rec-replay-XXXXXX";
+    if (!::mkdtemp(templ.data())) return Err("cannot create a temporary state directory in " + templ);
+    dir = templ;
+  } else if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    return Err("--state-dir " + dir + ": not empty (replay builds a fresh store; remove it or pick another)");
+  }
+  struct Cleanup {
+    std::string dir;
+    bool on;
+    ~Cleanup() {
+      std::error_code e;
+      if (on) std::filesystem::remove_all(dir, e);
+    }
+  } cleanup{dir, temporary};
+
+  MemoryDeadLetterSink dls(1000);
+  EngineOptions eo;
+  eo.store.path = dir;
+  eo.store.disable_wal = true;
+  eo.projections = o.projections;
+  eo.cache_entries = o.cache_entries;
+  eo.as_of = o.as_of;
+  eo.dead_letters = &dls;
+  auto engine = Engine::Open(eo);
+  if (!engine) return Err(engine.error());
+  auto source = FileSource::Open(o.inputs, [](const std::string&) { return std::nullopt; });
+  if (!source) return Err(source.error());
+
+  const double t0 = MonotonicSeconds();
+  ProgressLine progress(o.progress);
+  std::vector<SourceRecord> batch;
+  uint64_t records = 0;
+  while ((*source)->NextBatch(o.batch_size, &batch)) {
+    records += batch.size();
+    Status st = (*engine)->ProcessBatch(batch, {});
+    if (!st.ok()) return Err(st.error());
+    progress.Update(records, (*source)->bytes_done(), (*source)->bytes_total());
+  }
+  progress.Finish();
+  if (!(*source)->error().empty()) return Err((*source)->error());
+  auto wms = (*engine)->watermarks();
+  TimeMs as_of = o.as_of ? *o.as_of : (wms.empty() ? TimeMs{0} : wms.begin()->second);
+  if (!o.as_of) {
+    for (const auto& [shard, wm] : wms) as_of = std::max(as_of, wm);
+  }
+  Status st = (*engine)->AdvanceClock(0, as_of);
+  if (!st.ok()) return Err(st.error());
+  ReplayResult res;
+  res.seconds = MonotonicSeconds() - t0;
+  res.report = BuildReport(**engine, as_of, &dls);
+  return res;
+}
+
+}  // namespace x402

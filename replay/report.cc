@@ -1,0 +1,193 @@
+#include "replay/report.h"
+
+#include <algorithm>
+
+#include "projections/codec.h"
+#include "projections/records.h"
+#include "schemas/json_writer.h"
+
+namespace x402 {
+
+Report BuildReport(Engine& engine, TimeMs as_of, const MemoryDeadLetterSink* dls) {
+  Report r;
+  r.as_of = as_of;
+  r.state_digest = engine.Digest();
+  r.stats = engine.stats();
+  if (dls) r.dead_letters = dls->kept();
+  RocksStore* store = engine.store();
+  Projections proj(&engine.config());
+  {
+    std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(rocksdb::ReadOptions(), store->cf(Table::kAgents)));
+    AgentRecord a;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string agent = it->key().ToString().substr(4);
+      bool ok = AgentRecord::Decode(std::string_view(it->value().data(), it->value().size()), &a);
+      r.agents[agent].limits = proj.EffectiveLimits(agent, ok ? &a : nullptr, as_of);
+    }
+  }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(rocksdb::ReadOptions(), store->cf(Table::kBuckets)));
+    BucketRecord b;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string key = it->key().ToString().substr(4);
+      size_t bar = key.find('|');
+      if (bar == std::string::npos || bar + 3 > key.size()) continue;
+      if (!BucketRecord::Decode(std::string_view(it->value().data(), it->value().size()), &b)) continue;
+      std::string agent = key.substr(0, bar);
+      auto ins = r.agents.try_emplace(agent);
+      if (ins.second) ins.first->second.limits = proj.EffectiveLimits(agent, nullptr, as_of);
+      auto& m = key[bar + 1] == 'D' ? ins.first->second.days : ins.first->second.months;
+      m[key.substr(bar + 3)] = AgentSpend{b.committed, b.reserved};
+    }
+  }
+  engine.ForEachFinding([&](const Finding& f) { r.findings.push_back(f); });
+  std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
+    if (a.open != b.open) return a.open;
+    if (a.kind != b.kind) return a.kind < b.kind;
+    return a.key < b.key;
+  });
+  return r;
+}
+
+std::string Report::ToJson() const {
+  std::string out;
+  JsonWriter j(&out);
+  j.BeginObject();
+  j.Field("as_of", FormatRfc3339(as_of));
+  j.Field("state_digest", state_digest);
+  j.Key("events").BeginObject();
+  j.Key("applied").Uint(stats.applied_total());
+  j.Key("by_type").BeginObject();
+  for (int i = 0; i < kEventTypeCount; ++i) j.Key(EventTypeName(EventType(i))).Uint(stats.applied[i]);
+  j.EndObject();
+  j.Key("duplicates").Uint(stats.duplicates);
+  j.Key("dead_letters").Uint(stats.dead_letters);
+  j.Key("skipped_after_as_of").Uint(stats.skipped_after_as_of);
+  j.EndObject();
+  j.Key("dead_letters").BeginArray();
+  for (const auto& d : dead_letters) {
+    j.BeginObject();
+    j.Field("origin", d.origin);
+    j.Key(d.is_file ? "line" : "partition").Uint(d.index);
+    j.Key("offset").Uint(d.offset);
+    j.Field("reason", d.reason);
+    j.EndObject();
+  }
+  j.EndArray();
+  j.Key("agents").BeginObject();
+  for (const auto& [agent, a] : agents) {
+    j.Key(agent).BeginObject();
+    j.Key("limits").BeginObject();
+    j.Field("daily", ToAtomicString(a.limits.daily));
+    j.Field("monthly", ToAtomicString(a.limits.monthly));
+    j.Field("per_transaction", ToAtomicString(a.limits.per_transaction));
+    j.EndObject();
+    for (const auto* period : {&a.days, &a.months}) {
+      j.Key(period == &a.days ? "days" : "months").BeginObject();
+      for (const auto& [bucket, s] : *period) {
+        j.Key(bucket).BeginObject();
+        j.Field("committed", ToAtomicString(s.committed));
+        j.Field("reserved", ToAtomicString(s.reserved));
+        j.EndObject();
+      }
+      j.EndObject();
+    }
+    j.EndObject();
+  }
+  j.EndObject();
+  std::map<std::string_view, std::pair<uint64_t, uint64_t>> by_kind;
+  for (int i = 0; i < kFindingKindCount; ++i) by_kind[FindingKindName(FindingKind(i))] = {0, 0};
+  for (const auto& f : findings) {
+    auto& c = by_kind[FindingKindName(f.kind)];
+    (f.open ? c.first : c.second) += 1;
+  }
+  j.Key("findings_summary").BeginObject();
+  for (const auto& [kind, c] : by_kind) {
+    j.Key(kind).BeginObject();
+    j.Key("open").Uint(c.first);
+    j.Key("resolved").Uint(c.second);
+    j.EndObject();
+  }
+  j.EndObject();
+  j.Key("findings").BeginArray();
+  for (const auto& f : findings) j.Raw(f.ToJson());
+  j.EndArray();
+  j.EndObject();
+  out.push_back('\n');
+  return out;
+}
+
+std::string Report::ToMarkdown() const {
+  std::string md;
+  md += "# x402rec report\n\n";
+  md += "As of **" + FormatRfc3339(as_of) + "** (event time). State digest `" + state_digest + "`.\n\n";
+  md += "## Events\n\n";
+  md += "| applied | duplicates dropped | dead letters | after as-of (skipped) |\n|---:|---:|---:|---:|\n";
+  md += "| " + std::to_string(stats.applied_total()) + " | " + std::to_string(stats.duplicates) + " | " +
+        std::to_string(stats.dead_letters) + " | " + std::to_string(stats.skipped_after_as_of) + " |\n\n";
+  md += "| event type | applied |\n|---|---:|\n";
+  for (int i = 0; i < kEventTypeCount; ++i) {
+    md += "| `" + std::string(EventTypeName(EventType(i))) + "` | " + std::to_string(stats.applied[i]) + " |\n";
+  }
+  // Top agents by spend this month (the month of as_of).
+  const std::string month = MonthBucket(as_of), day = DayBucket(as_of);
+  struct Row {
+    std::string agent;
+    Amount month_spend, day_spend;
+    Limits limits;
+  };
+  std::vector<Row> rows;
+  for (const auto& [agent, a] : agents) {
+    Row row{agent, {}, {}, a.limits};
+    if (auto it = a.months.find(month); it != a.months.end())
+      row.month_spend = SaturatingAdd(it->second.committed, it->second.reserved);
+    if (auto it = a.days.find(day); it != a.days.end())
+      row.day_spend = SaturatingAdd(it->second.committed, it->second.reserved);
+    rows.push_back(row);
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    if (a.month_spend != b.month_spend) return a.month_spend > b.month_spend;
+    return a.agent < b.agent;
+  });
+  md += "\n## Agents (" + std::to_string(agents.size()) + "), top by spend in " + month + "\n\n";
+  md += "| agent | spent " + day + " (USDC) | daily limit | spent " + month +
+        " (USDC) | monthly limit | per-transaction max |\n|---|---:|---:|---:|---:|---:|\n";
+  for (size_t i = 0; i < rows.size() && i < 20; ++i) {
+    const Row& r = rows[i];
+    md += "| " + r.agent + " | " + ToUsdcString(r.day_spend) + " | " + ToUsdcString(r.limits.daily) + " | " +
+          ToUsdcString(r.month_spend) + " | " + ToUsdcString(r.limits.monthly) + " | " +
+          ToUsdcString(r.limits.per_transaction) + " |\n";
+  }
+  size_t open = 0;
+  for (const auto& f : findings) open += f.open;
+  md += "\n## Open findings (" + std::to_string(open) + ")\n\n";
+  for (Severity sev : {Severity::kCritical, Severity::kWarning, Severity::kInfo}) {
+    std::vector<const Finding*> list;
+    for (const auto& f : findings)
+      if (f.open && f.severity == sev) list.push_back(&f);
+    if (list.empty()) continue;
+    md += "### " + std::string(SeverityName(sev)) + " (" + std::to_string(list.size()) + ")\n\n";
+    size_t shown = 0;
+    for (const Finding* f : list) {
+      if (++shown > 200) {
+        md += "- … and " + std::to_string(list.size() - 200) + " more (see the JSON report)\n";
+        break;
+      }
+      md += "- **" + std::string(FindingKindName(f->kind)) + "** since " + FormatRfc3339(f->opened_at) + ": " +
+            f->message + "\n";
+    }
+    md += "\n";
+  }
+  size_t resolved = findings.size() - open;
+  md += "## Resolved findings: " + std::to_string(resolved) + "\n\n";
+  if (!dead_letters.empty()) {
+    md += "## Dead letters (" + std::to_string(stats.dead_letters) + ")\n\n";
+    for (size_t i = 0; i < dead_letters.size() && i < 50; ++i) {
+      const auto& d = dead_letters[i];
+      md += "- " + d.origin + (d.is_file ? ":" : "/") + std::to_string(d.index) + ": " + d.reason + "\n";
+    }
+  }
+  return md;
+}
+
+}  // namespace x402

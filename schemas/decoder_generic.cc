@@ -1,0 +1,2 @@
+#define X402_DECODER_NS generic
+#include "schemas/decoder_impl.inc"

@@ -1,0 +1,142 @@
+#include "schemas/time.h"
+
+#include <cstdio>
+
+namespace x402 {
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
+}
+
+namespace {
+
+bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *out = v;
+  return true;
+}
+
+bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+unsigned DaysInMonth(int64_t y, unsigned m) {
+  static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+}  // namespace
+
+Result<TimeMs> ParseRfc3339(std::string_view s, std::string_view field) {
+  auto bad = [&](const char* why) {
+    std::string shown(s.substr(0, 64));
+    return Err(std::string(field) + ": expected RFC 3339 time (" + why + "), got \"" + shown + "\"");
+  };
+  int Y, M, D, h, mi, sec;
+  if (s.size() < 19) return bad("too short");
+  if (!Digits(s, 0, 4, &Y) || s[4] != '-' || !Digits(s, 5, 2, &M) || s[7] != '-' ||
+      !Digits(s, 8, 2, &D))
+    return bad("bad date");
+  if (s[10] != 'T' && s[10] != 't') return bad("missing 'T'");
+  if (!Digits(s, 11, 2, &h) || s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
+      !Digits(s, 17, 2, &sec))
+    return bad("bad time of day");
+  if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > static_cast<int>(DaysInMonth(Y, M)))
+    return bad("date out of range");
+  if (h > 23 || mi > 59 || sec > 60) return bad("time of day out of range");
+  if (sec == 60) sec = 59;  // leap second: clamp, event time has no leap seconds
+  size_t pos = 19;
+  int64_t millis = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    size_t start = pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (pos - start < 3) millis = millis * 10 + (s[pos] - '0');
+      ++pos;
+    }
+    size_t n = pos - start;
+    if (n == 0) return bad("empty fraction");
+    if (n > 9) return bad("fraction longer than nanoseconds");
+    for (size_t i = n; i < 3; ++i) millis *= 10;
+  }
+  if (pos >= s.size()) return bad("missing 'Z' or offset");
+  int64_t offset_min = 0;
+  if (s[pos] == 'Z' || s[pos] == 'z') {
+    ++pos;
+  } else if (s[pos] == '+' || s[pos] == '-') {
+    int oh, om;
+    if (!Digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
+        !Digits(s, pos + 4, 2, &om) || oh > 23 || om > 59)
+      return bad("bad offset");
+    offset_min = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
+    pos += 6;
+  } else {
+    return bad("missing 'Z' or offset");
+  }
+  if (pos != s.size()) return bad("trailing characters");
+  int64_t days = DaysFromCivil(Y, M, D);
+  int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+  return TimeMs{secs * 1000 + millis};
+}
+
+std::string FormatRfc3339(TimeMs t) {
+  int64_t days = FloorDiv(t.ms, 86400000);
+  int64_t rem = t.ms - days * 86400000;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y), m,
+                d, static_cast<int>(rem / 3600000), static_cast<int>(rem / 60000 % 60),
+                static_cast<int>(rem / 1000 % 60), static_cast<int>(rem % 1000));
+  return buf;
+}
+
+TimeMs DayStart(TimeMs t) { return TimeMs{FloorDiv(t.ms, 86400000) * 86400000}; }
+TimeMs DayEnd(TimeMs t) { return TimeMs{DayStart(t).ms + 86400000}; }
+
+TimeMs MonthStart(TimeMs t) {
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(FloorDiv(t.ms, 86400000), &y, &m, &d);
+  return TimeMs{DaysFromCivil(y, m, 1) * 86400000};
+}
+
+TimeMs MonthEnd(TimeMs t) {
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(FloorDiv(t.ms, 86400000), &y, &m, &d);
+  if (++m == 13) {
+    m = 1;
+    ++y;
+  }
+  return TimeMs{DaysFromCivil(y, m, 1) * 86400000};
+}
+
+std::string DayBucket(TimeMs t) { return FormatRfc3339(DayStart(t)).substr(0, 10); }
+std::string MonthBucket(TimeMs t) { return FormatRfc3339(MonthStart(t)).substr(0, 7); }
+
+}  // namespace x402
