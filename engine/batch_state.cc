@@ -133,11 +133,17 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
     TableCache& c = tables_[i];
     if (c.dirty.empty()) continue;
     auto* cf = store_->cf(Table(i));
-    for (auto& [k, s] : c.dirty) {
-      if (s.exists) {
-        batch->Put(cf, k, s.value);
+    // Sorted keys make the memtable inserts sequential (the skiplist reuses its splice),
+    // several times cheaper than random-order inserts.
+    sorted_.clear();
+    sorted_.reserve(c.dirty.size());
+    for (auto& kv : c.dirty) sorted_.push_back(&kv);
+    std::sort(sorted_.begin(), sorted_.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* kv : sorted_) {
+      if (kv->second.exists) {
+        batch->Put(cf, kv->first, kv->second.value);
       } else {
-        batch->Delete(cf, k);
+        batch->Delete(cf, kv->first);
       }
     }
     // Clean now: move into the young generation (replacing stale copies).

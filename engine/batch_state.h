@@ -11,6 +11,7 @@
 
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "engine/rocksdb_store.h"
 #include "projections/state.h"
@@ -59,6 +60,7 @@ class BatchState final : public StateView {
   std::string prefix_;
   std::string key_buf_;
   TableCache tables_[kTableCount];
+  std::vector<const std::pair<const std::string, Slot>*> sorted_;
 };
 
 }  // namespace x402

@@ -9,6 +9,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ struct StoreOptions {
   size_t write_buffer_bytes = 128 << 20;  // shared by all column families
   size_t block_cache_bytes = 64 << 20;
   bool read_only = false;
+  // Fault injection for tests: when set and it returns true, Write() fails without writing
+  // anything (as if the process died just before the commit).
+  std::function<bool()> fail_write;
 };
 
 class RocksStore {
@@ -52,6 +56,7 @@ class RocksStore {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
   rocksdb::WriteOptions wopts_;
+  std::function<bool()> fail_write_;
   bool empty_at_open_ = false;
 };
 
