@@ -3,13 +3,15 @@
 #include <algorithm>
 
 #include "projections/codec.h"
+#include "projections/internal.h"
 
 namespace x402 {
+using internal::Bit;
+
 namespace {
 
 constexpr uint32_t kExhaustedBit = 1u << 31;
 
-uint32_t Bit(FindingKind k) { return 1u << static_cast<uint32_t>(k); }
 
 // spend >= limit * pct / 100, exactly (a zero limit is reached by any spend).
 bool Reached(Amount spend, Amount limit, uint32_t pct) {
@@ -74,20 +76,21 @@ void Projections::Apply(const Event& e, ApplyContext& ctx) {
     case EventType::kPaymentSettled:
     case EventType::kPaymentFailed:
     case EventType::kPaymentCancelled: ApplyPaymentEvent(e, ctx); break;
-    default: break;  // chain, wallet and balance projections: see issue #3
+    case EventType::kChainTransfer: ApplyTransfer(e, ctx); break;
+    case EventType::kChainAuthorizationUsed:
+    case EventType::kChainAuthorizationCanceled: ApplyAuthorizationLog(e, ctx); break;
+    case EventType::kWalletRegistered: ApplyWalletRegistered(e, ctx); break;
+    case EventType::kWalletBalance: ApplyBalance(e, ctx); break;
   }
 }
 
 void Projections::OnTimer(TimerKind kind, std::string_view key, TimeMs, ApplyContext& ctx) {
   switch (kind) {
-    case TimerKind::kPaymentDeadline: {
-      std::string id(key);
-      PaymentRecord p;
-      if (!ctx.state->Get(Table::kPayments, id, &buf_) || !PaymentRecord::Decode(buf_, &p)) return;
-      EvaluatePayment(id, p, ctx);
-      ctx.state->Put(Table::kPayments, id, p.Encode());
-      break;
-    }
+    case TimerKind::kPaymentDeadline:
+    case TimerKind::kAuthStale: EvaluateAuth(std::string(key), ctx); break;
+    case TimerKind::kChainGrace:
+    case TimerKind::kConfirmTimeout:
+    case TimerKind::kTransferGrace: EvaluateTx(std::string(key), ctx); break;
     case TimerKind::kBucketEnd: {
       std::string bk(key);
       BucketRecord b;
@@ -98,7 +101,34 @@ void Projections::OnTimer(TimerKind kind, std::string_view key, TimeMs, ApplyCon
       ctx.state->Put(Table::kBuckets, bk, b.Encode());
       break;
     }
-    default: break;
+  }
+}
+
+bool Projections::LoadPayment(const std::string& id, ApplyContext& ctx, PaymentRecord* out) {
+  return ctx.state->Get(Table::kPayments, id, &buf_) && PaymentRecord::Decode(buf_, out);
+}
+bool Projections::LoadTx(const std::string& key, ApplyContext& ctx, TxRecord* out) {
+  return ctx.state->Get(Table::kTxs, key, &buf_) && TxRecord::Decode(buf_, out);
+}
+bool Projections::LoadAuth(const std::string& key, ApplyContext& ctx, AuthRecord* out) {
+  return ctx.state->Get(Table::kAuths, key, &buf_) && AuthRecord::Decode(buf_, out);
+}
+
+void Projections::Reconcile(uint32_t* mask, FindingKind kind, bool want, FindingSink::Open spec,
+                            TimeMs resolve_at, ApplyContext& ctx) {
+  const uint32_t bit = Bit(kind);
+  const bool open = *mask & bit;
+  if (want && !open) {
+    spec.kind = kind;
+    ctx.findings->OpenFinding(std::move(spec));
+    *mask |= bit;
+  } else if (want && open) {
+    // Already open: only a severity change is reported (the ledger ignores same-severity).
+    spec.kind = kind;
+    ctx.findings->OpenFinding(std::move(spec));
+  } else if (!want && open) {
+    ctx.findings->ResolveFinding(kind, spec.key, resolve_at);
+    *mask &= ~bit;
   }
 }
 
@@ -140,87 +170,6 @@ void Projections::ApplyLimits(const Event& e, ApplyContext& ctx) {
       ctx.state->Put(Table::kPayments, id, p.Encode());
     }
   }
-}
-
-void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
-  const std::string& id = e.payment_id;
-  PaymentRecord p;
-  bool exists = ctx.state->Get(Table::kPayments, id, &buf_) && PaymentRecord::Decode(buf_, &p);
-  if (!exists) p.agent = e.subject;
-  const EventRef ref = EventRef::Of(e);
-  switch (e.type) {
-    case EventType::kPaymentAuthorized: {
-      if (p.has_auth && !(ref < p.auth_ref)) break;  // the earliest authorization is the one
-      if (p.has_auth) SetContribution(p, Contribution::kNone, Amount{}, ctx);  // re-bucket
-      p.has_auth = true;
-      p.auth_ref = ref;
-      p.agent = e.subject;
-      p.vendor = e.vendor;
-      p.resource = e.resource;
-      p.network = e.network;
-      p.asset = e.asset;
-      p.payer = e.payer;
-      p.pay_to = e.pay_to;
-      p.nonce = e.nonce;
-      p.amount = e.amount;
-      p.valid_after = e.valid_after;
-      p.valid_before = e.valid_before;
-      AgentRecord a;
-      LoadAgent(e.subject, ctx, &a);
-      if (!a.has_auth || a.max_auth_time < e.time) {
-        a.has_auth = true;
-        a.max_auth_time = e.time;
-        ctx.state->Put(Table::kAgents, e.subject, a.Encode());
-      }
-      std::string ik = e.subject + "|";
-      PutBigEndian64(&ik, SortableTime(e.time));
-      ik.append(id);
-      ctx.state->Put(Table::kAgentPayments, ik, {});
-      break;
-    }
-    case EventType::kPaymentSettled:
-      if (p.settled && !(ref < p.settle_ref)) break;
-      p.settled = true;
-      p.settle_ref = ref;
-      p.tx_hash = e.tx_hash;
-      p.has_settled_amount = e.has_amount;
-      p.settled_amount = e.amount;
-      break;
-    case EventType::kPaymentFailed:
-      p.failures += 1;
-      if (p.failed && !(ref < p.fail_ref)) break;
-      p.failed = true;
-      p.fail_ref = ref;
-      p.fail_reason = e.reason;
-      p.fail_tx_hash = e.has_tx_hash ? e.tx_hash : std::string();
-      break;
-    case EventType::kPaymentCancelled:
-      if (p.cancelled && !(ref < p.cancel_ref)) break;
-      p.cancelled = true;
-      p.cancel_ref = ref;
-      break;
-    default: return;
-  }
-  EvaluatePayment(id, p, ctx);
-  ctx.state->Put(Table::kPayments, id, p.Encode());
-}
-
-void Projections::EvaluatePayment(const std::string& id, PaymentRecord& p, ApplyContext& ctx) {
-  Contribution want = Contribution::kNone;
-  Amount amount{};
-  const TimeMs deadline{p.valid_before * 1000};
-  if (p.has_auth) {
-    if (p.settled) {
-      want = Contribution::kCommitted;
-      amount = p.SettledAmount();
-    } else if (!p.failed && !p.cancelled && ctx.watermark < deadline) {
-      want = Contribution::kReserved;
-      amount = p.amount;
-    }
-  }
-  SetContribution(p, want, amount, ctx);
-  EvaluatePerTransaction(id, p, ctx);
-  if (want == Contribution::kReserved) ctx.schedule(deadline, TimerKind::kPaymentDeadline, id);
 }
 
 void Projections::SetContribution(PaymentRecord& p, Contribution kind, Amount amount, ApplyContext& ctx) {

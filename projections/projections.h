@@ -39,16 +39,42 @@ class Projections {
  private:
   void ApplyLimits(const Event& e, ApplyContext& ctx);
   void ApplyPaymentEvent(const Event& e, ApplyContext& ctx);
+  void ApplyTransfer(const Event& e, ApplyContext& ctx);
+  void ApplyAuthorizationLog(const Event& e, ApplyContext& ctx);
+  void ApplyWalletRegistered(const Event& e, ApplyContext& ctx);
+  void ApplyBalance(const Event& e, ApplyContext& ctx);
 
-  // Re-derives everything that hangs off a payment: its budget contribution (and so its
-  // buckets' findings), the per-transaction finding and its expiry timer.
-  void EvaluatePayment(const std::string& payment_id, PaymentRecord& p, ApplyContext& ctx);
+  // Re-derives everything hanging off one authorization key: the budget contribution and
+  // per-transaction verdict of each of its payments, expiry and stale timers, and the
+  // authorization.* and recon.paid_but_failed findings.
+  void EvaluateAuth(const std::string& auth_key, ApplyContext& ctx);
+  // Re-derives everything hanging off one transaction: which settled payment claims it and
+  // which of its Transfer logs matches, and the recon.* findings on its logs, its claims and
+  // its primary payment (missing on chain).
+  void EvaluateTx(const std::string& tx_key, ApplyContext& ctx);
+  void EvaluateVendor(const std::string& vendor, VendorRecord& v, ApplyContext& ctx);
+
   void SetContribution(PaymentRecord& p, Contribution kind, Amount amount, ApplyContext& ctx);
   void EvaluatePerTransaction(const std::string& payment_id, PaymentRecord& p, ApplyContext& ctx);
   void EvaluateBucket(const std::string& agent, char period, const std::string& bucket_key,
                       BucketRecord& b, ApplyContext& ctx);
 
+  void VendorSettled(const std::string& vendor, TimeMs t, ApplyContext& ctx);
+  void VendorFailed(const std::string& vendor, const FailureRef& f, const std::string& agent,
+                    ApplyContext& ctx);
+
+  // Tx claim bookkeeping: adds/removes a payment's settlement claim or failure reference.
+  void UpdateTxRefs(const std::string& tx_key, const std::string& payment_id, const TxClaim* claim,
+                    bool claim_add, bool failed_ref_add, ApplyContext& ctx);
+
   bool LoadAgent(const std::string& agent, ApplyContext& ctx, AgentRecord* out);
+  bool LoadPayment(const std::string& id, ApplyContext& ctx, PaymentRecord* out);
+  bool LoadTx(const std::string& key, ApplyContext& ctx, TxRecord* out);
+  bool LoadAuth(const std::string& key, ApplyContext& ctx, AuthRecord* out);
+
+  // Opens or resolves `kind` on `key` so that its open bit in *mask equals `want`.
+  void Reconcile(uint32_t* mask, FindingKind kind, bool want, FindingSink::Open spec, TimeMs resolve_at,
+                 ApplyContext& ctx);
 
   const ProjectionConfig* cfg_;
   std::string buf_;

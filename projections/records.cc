@@ -98,6 +98,11 @@ std::string PaymentRecord::Encode() const {
     w.Str(fail_tx_hash);
   }
   w.Var(failures);
+  w.Var(failure_refs.size());
+  for (const auto& f : failure_refs) {
+    PutRef(w, f.ref);
+    w.Str(f.reason);
+  }
   w.Bool(cancelled);
   if (cancelled) PutRef(w, cancel_ref);
   w.U8(static_cast<uint8_t>(contribution));
@@ -139,6 +144,13 @@ bool PaymentRecord::Decode(std::string_view bytes, PaymentRecord* p) {
     p->fail_tx_hash = r.Str();
   }
   p->failures = static_cast<uint32_t>(r.Var());
+  uint64_t nf = r.Var();
+  for (uint64_t i = 0; i < nf && r.ok(); ++i) {
+    FailureRef f;
+    f.ref = GetRef(r);
+    f.reason = r.Str();
+    p->failure_refs.push_back(std::move(f));
+  }
   p->cancelled = r.Bool();
   if (p->cancelled) p->cancel_ref = GetRef(r);
   p->contribution = Contribution(r.U8());
@@ -167,6 +179,196 @@ bool BucketRecord::Decode(std::string_view bytes, BucketRecord* b) {
   b->reserved = r.Amt();
   b->committed = r.Amt();
   b->open_mask = static_cast<uint32_t>(r.Var());
+  return r.ok();
+}
+
+bool ChainObs::LosesTo(const ChainObs& o) const {
+  if (!o.present) return false;
+  if (!present) return true;
+  if (o.block_number != block_number) return o.block_number > block_number;
+  if (o.removed != removed) return o.removed;
+  if (o.confirmations != confirmations) return o.confirmations > confirmations;
+  return o.ref < ref;
+}
+
+namespace {
+void PutObs(Writer& w, const ChainObs& o) {
+  w.Bool(o.present);
+  if (!o.present) return;
+  w.Var(o.block_number);
+  w.Bool(o.removed);
+  w.Var(o.confirmations);
+  PutRef(w, o.ref);
+}
+ChainObs GetObs(Reader& r) {
+  ChainObs o;
+  o.present = r.Bool();
+  if (!o.present) return o;
+  o.block_number = r.Var();
+  o.removed = r.Bool();
+  o.confirmations = r.Var();
+  o.ref = GetRef(r);
+  return o;
+}
+void PutStrings(Writer& w, const std::vector<std::string>& v) {
+  w.Var(v.size());
+  for (const auto& s : v) w.Str(s);
+}
+std::vector<std::string> GetStrings(Reader& r) {
+  std::vector<std::string> v;
+  uint64_t n = r.Var();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) v.push_back(r.Str());
+  return v;
+}
+}  // namespace
+
+std::string AuthRecord::Encode() const {
+  std::string out;
+  Writer w(&out);
+  w.U8(1);
+  PutStrings(w, payment_ids);
+  PutObs(w, used);
+  PutObs(w, canceled);
+  w.Str(used_tx);
+  w.Str(canceled_tx);
+  w.Var(open_mask);
+  return out;
+}
+
+bool AuthRecord::Decode(std::string_view bytes, AuthRecord* a) {
+  Reader r(bytes);
+  if (r.U8() != 1) return false;
+  a->payment_ids = GetStrings(r);
+  a->used = GetObs(r);
+  a->canceled = GetObs(r);
+  a->used_tx = r.Str();
+  a->canceled_tx = r.Str();
+  a->open_mask = static_cast<uint32_t>(r.Var());
+  return r.ok();
+}
+
+TransferLog* TxRecord::FindLog(uint64_t log_index) {
+  for (auto& l : logs)
+    if (l.log_index == log_index) return &l;
+  return nullptr;
+}
+
+std::string TxRecord::Encode() const {
+  std::string out;
+  Writer w(&out);
+  w.U8(1);
+  w.Var(logs.size());
+  for (const auto& l : logs) {
+    w.Var(l.log_index);
+    PutObs(w, l.obs);
+    w.Str(l.subject);
+    w.Str(l.asset);
+    w.Str(l.from);
+    w.Str(l.to);
+    w.Amt(l.amount);
+    w.Time(l.block_time);
+    w.Var(l.open_mask);
+  }
+  w.Var(claims.size());
+  for (const auto& c : claims) {
+    w.Time(c.time);
+    w.Str(c.payment_id);
+  }
+  PutStrings(w, auth_used);
+  PutStrings(w, failed_refs);
+  w.Var(open_mask);
+  return out;
+}
+
+bool TxRecord::Decode(std::string_view bytes, TxRecord* t) {
+  Reader r(bytes);
+  if (r.U8() != 1) return false;
+  *t = TxRecord();
+  uint64_t n = r.Var();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    TransferLog l;
+    l.log_index = r.Var();
+    l.obs = GetObs(r);
+    l.subject = r.Str();
+    l.asset = r.Str();
+    l.from = r.Str();
+    l.to = r.Str();
+    l.amount = r.Amt();
+    l.block_time = r.Time();
+    l.open_mask = static_cast<uint32_t>(r.Var());
+    t->logs.push_back(std::move(l));
+  }
+  n = r.Var();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    TxClaim c;
+    c.time = r.Time();
+    c.payment_id = r.Str();
+    t->claims.push_back(std::move(c));
+  }
+  t->auth_used = GetStrings(r);
+  t->failed_refs = GetStrings(r);
+  t->open_mask = static_cast<uint32_t>(r.Var());
+  return r.ok();
+}
+
+std::string VendorRecord::Encode() const {
+  std::string out;
+  Writer w(&out);
+  w.U8(1);
+  w.Bool(has_settle);
+  w.Time(latest_settle);
+  w.Var(failures.size());
+  for (const auto& f : failures) {
+    PutRef(w, f.ref);
+    w.Str(f.agent);
+    w.Str(f.reason);
+  }
+  w.Var(open_mask);
+  w.U8(severity);
+  return out;
+}
+
+bool VendorRecord::Decode(std::string_view bytes, VendorRecord* v) {
+  Reader r(bytes);
+  if (r.U8() != 1) return false;
+  *v = VendorRecord();
+  v->has_settle = r.Bool();
+  v->latest_settle = r.Time();
+  uint64_t n = r.Var();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    VendorFailure f;
+    f.ref = GetRef(r);
+    f.agent = r.Str();
+    f.reason = r.Str();
+    v->failures.push_back(std::move(f));
+  }
+  v->open_mask = static_cast<uint32_t>(r.Var());
+  v->severity = r.U8();
+  return r.ok();
+}
+
+std::string BalanceRecord::Encode() const {
+  std::string out;
+  Writer w(&out);
+  w.U8(1);
+  w.Var(block_number);
+  w.Amt(balance);
+  PutRef(w, ref);
+  w.Str(agent);
+  w.Var(open_mask);
+  w.U8(severity);
+  return out;
+}
+
+bool BalanceRecord::Decode(std::string_view bytes, BalanceRecord* b) {
+  Reader r(bytes);
+  if (r.U8() != 1) return false;
+  b->block_number = r.Var();
+  b->balance = r.Amt();
+  b->ref = GetRef(r);
+  b->agent = r.Str();
+  b->open_mask = static_cast<uint32_t>(r.Var());
+  b->severity = r.U8();
   return r.ok();
 }
 

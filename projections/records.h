@@ -43,6 +43,13 @@ struct AgentRecord {
 
 enum class Contribution : uint8_t { kNone = 0, kReserved = 1, kCommitted = 2 };
 
+// A failure event of a payment, kept so vendor streaks can be computed once the vendor is
+// known (the authorization may arrive after the failure).
+struct FailureRef {
+  EventRef ref;
+  std::string reason;
+};
+
 struct PaymentRecord {
   std::string agent;  // subject of the authorization (or of the first event seen)
   // Authorization facts.
@@ -62,6 +69,7 @@ struct PaymentRecord {
   EventRef fail_ref;
   std::string fail_reason, fail_tx_hash;
   uint32_t failures = 0;
+  std::vector<FailureRef> failure_refs;  // every failure event (capped at kMaxFailureRefs)
   bool cancelled = false;
   EventRef cancel_ref;
   // Derived and applied.
@@ -70,8 +78,90 @@ struct PaymentRecord {
   uint32_t open_mask = 0;  // bits: FindingKind values of payment-keyed findings that are open
 
   Amount SettledAmount() const { return has_settled_amount ? settled_amount : amount; }
+  std::string AuthKey() const { return network + "|" + asset + "|" + payer + "|" + nonce; }
   std::string Encode() const;
   static bool Decode(std::string_view bytes, PaymentRecord* out);
+};
+inline constexpr size_t kMaxFailureRefs = 64;
+
+// One observation of an on-chain log, merged as a join-semilattice (EVENTS.md section 3):
+// the higher block_number wins; at equal block_number removed=true wins; then the higher
+// confirmations; remaining ties by the smaller event ref, so any arrival order gives the
+// same winner.
+struct ChainObs {
+  bool present = false;
+  uint64_t block_number = 0;
+  bool removed = false;
+  uint64_t confirmations = 0;
+  EventRef ref;
+  // Returns true if `o` beats this observation.
+  bool LosesTo(const ChainObs& o) const;
+};
+
+struct AuthRecord {
+  std::vector<std::string> payment_ids;  // sorted; every payment that authorized this key
+  ChainObs used, canceled;               // AuthorizationUsed / AuthorizationCanceled logs
+  std::string used_tx, canceled_tx;
+  uint32_t open_mask = 0;  // FindingKind bits of authorization-keyed findings
+
+  std::string Encode() const;
+  static bool Decode(std::string_view bytes, AuthRecord* out);
+};
+
+struct TransferLog {
+  uint64_t log_index = 0;
+  ChainObs obs;
+  std::string subject, asset, from, to;
+  Amount amount;
+  TimeMs block_time;
+  uint32_t open_mask = 0;  // FindingKind bits of findings keyed by this log
+};
+
+struct TxClaim {
+  TimeMs time;  // settlement event time
+  std::string payment_id;
+  bool operator<(const TxClaim& o) const { return time != o.time ? time < o.time : payment_id < o.payment_id; }
+  bool operator==(const TxClaim& o) const { return time == o.time && payment_id == o.payment_id; }
+};
+
+struct TxRecord {
+  std::vector<TransferLog> logs;          // by log_index
+  std::vector<TxClaim> claims;            // settlements naming this tx, by (time, payment_id)
+  std::vector<std::string> auth_used;     // auth keys whose AuthorizationUsed is in this tx
+  std::vector<std::string> failed_refs;   // payments whose failure names this tx
+  uint32_t open_mask = 0;                 // recon.duplicate_claim
+
+  TransferLog* FindLog(uint64_t log_index);
+  std::string Encode() const;
+  static bool Decode(std::string_view bytes, TxRecord* out);
+};
+
+struct VendorFailure {
+  EventRef ref;
+  std::string agent, reason;
+};
+
+struct VendorRecord {
+  bool has_settle = false;
+  TimeMs latest_settle;
+  std::vector<VendorFailure> failures;  // failures after latest_settle, by ref
+  uint32_t open_mask = 0;
+  uint8_t severity = 0;
+
+  std::string Encode() const;
+  static bool Decode(std::string_view bytes, VendorRecord* out);
+};
+
+struct BalanceRecord {
+  uint64_t block_number = 0;
+  Amount balance;
+  EventRef ref;
+  std::string agent;
+  uint32_t open_mask = 0;
+  uint8_t severity = 0;
+
+  std::string Encode() const;
+  static bool Decode(std::string_view bytes, BalanceRecord* out);
 };
 
 struct BucketRecord {
