@@ -15,8 +15,11 @@ void FindingLedger::OpenFinding(Open spec) {
   Finding f;
   bool exists = state_->Get(Table::kFindings, sk, &buf_) && Finding::Decode(buf_, &f);
   if (exists && f.open) {
-    if (f.severity != spec.severity) {  // escalation / de-escalation of an open finding
+    if (f.severity != spec.severity || f.agent_id != spec.agent) {
+      // Escalation / de-escalation of an open finding, or a new agent attribution (vendor
+      // streaks name the agent of the latest failure): updated in place, no new alert.
       f.severity = spec.severity;
+      f.agent_id = std::string(spec.agent);
       f.evidence = std::move(spec.evidence);
       f.message = std::move(spec.message);
       state_->Put(Table::kFindings, sk, f.Encode());

@@ -325,6 +325,7 @@ std::string VendorRecord::Encode() const {
   }
   w.Var(open_mask);
   w.U8(severity);
+  w.Str(open_agent);
   return out;
 }
 
@@ -344,6 +345,7 @@ bool VendorRecord::Decode(std::string_view bytes, VendorRecord* v) {
   }
   v->open_mask = static_cast<uint32_t>(r.Var());
   v->severity = r.U8();
+  v->open_agent = r.Str();
   return r.ok();
 }
 

@@ -147,6 +147,7 @@ struct VendorRecord {
   std::vector<VendorFailure> failures;  // failures after latest_settle, by ref
   uint32_t open_mask = 0;
   uint8_t severity = 0;
+  std::string open_agent;  // agent the open finding is attributed to (latest failure's)
 
   std::string Encode() const;
   static bool Decode(std::string_view bytes, VendorRecord* out);

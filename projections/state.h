@@ -70,7 +70,7 @@ class FindingSink {
     Evidence evidence;
     std::string message;
   };
-  // Opens the finding, or updates the severity of an already open one (no alert then).
+  // Opens the finding, or updates the severity / agent of an already open one (no alert then).
   virtual void OpenFinding(Open spec) = 0;
   virtual void ResolveFinding(FindingKind kind, std::string_view key, TimeMs at) = 0;
 };

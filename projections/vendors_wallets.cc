@@ -50,7 +50,9 @@ void Projections::EvaluateVendor(const std::string& vendor, VendorRecord& v, App
   const bool want = streak >= cfg_->vendor_streak_warning;
   const Severity sev = streak >= cfg_->vendor_streak_critical ? Severity::kCritical : Severity::kWarning;
   if (!want && !(v.open_mask & 1)) return;
-  if (want && (v.open_mask & 1) && v.severity == static_cast<uint8_t>(sev)) return;
+  if (want && (v.open_mask & 1) && v.severity == static_cast<uint8_t>(sev) && v.open_agent == v.failures.back().agent) {
+    return;
+  }
   if (want) {
     const VendorFailure& last = v.failures.back();
     FindingSink::Open o{FindingKind::kVendorFailureStreak, sev, last.agent, vendor,
@@ -66,10 +68,12 @@ void Projections::EvaluateVendor(const std::string& vendor, VendorRecord& v, App
     ctx.findings->OpenFinding(std::move(o));
     v.open_mask = 1;
     v.severity = static_cast<uint8_t>(sev);
+    v.open_agent = last.agent;
   } else {
     ctx.findings->ResolveFinding(FindingKind::kVendorFailureStreak, vendor, ctx.now);
     v.open_mask = 0;
     v.severity = 0;
+    v.open_agent.clear();
   }
 }
 

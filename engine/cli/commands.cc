@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -107,6 +108,17 @@ Result<std::optional<TimeMs>> ParseAsOf(const Flags& f) {
   auto t = ParseRfc3339(*v, "--as-of");
   if (!t) return Err("x402rec " + f.command() + ": " + t.error());
   return std::optional<TimeMs>(*t);
+}
+
+Result<double> ParseRate(const Flags& f, const std::string& name) {
+  auto v = f.Get(name);
+  if (!v) return 0.0;
+  char* end = nullptr;
+  double d = std::strtod(v->c_str(), &end);
+  if (v->empty() || *end != '\0' || !(d >= 0.0 && d <= 1.0)) {
+    return Err("x402rec " + f.command() + ": --" + name + ": expected a fraction between 0 and 1, got '" + *v + "'");
+  }
+  return d;
 }
 
 struct RunOutcome {
@@ -292,7 +304,10 @@ int GenCommand(int argc, char** argv) {
   f.Add("events", "M", "number of events (default 1000)");
   f.Add("seed", "S", "random seed (default 1)");
   f.Add("start", "TIME", "event time of the first event (default 2025-11-17T00:00:00Z)");
-  f.Add("payments-per-second", "N", "payment rate in event time (default 20)");
+  f.Add("payments-per-second", "N", "payment rate in event time (default: one per agent every 20 s)");
+  f.Add("anomalies", "RATE", "fraction of payments carrying an injected anomaly, 0..1 (default 0)");
+  f.Add("bad-lines", "RATE", "fraction of lines followed by a malformed line, 0..1 (default 0)");
+  f.Add("truth", "FILE", "write the ground truth: findings open as of the last event (JSON)");
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -304,7 +319,7 @@ int GenCommand(int argc, char** argv) {
   auto agents = f.GetUint("agents", 10, 1, 10000000);
   auto events = f.GetUint("events", 1000, 1, 100000000000ull);
   auto seed = f.GetUint("seed", 1, 0, UINT64_MAX >> 1);
-  auto pps = f.GetUint("payments-per-second", 20, 1, 1000000);
+  auto pps = f.GetUint("payments-per-second", 0, 0, 1000000);
   for (const auto* r : {&agents, &events, &seed, &pps})
     if (!*r) return Fail(r->error(), 2);
   o.agents = static_cast<uint32_t>(*agents);
@@ -316,12 +331,22 @@ int GenCommand(int argc, char** argv) {
     if (!t) return Fail("x402rec gen: " + t.error(), 2);
     o.start = *t;
   }
-  auto stats = GenerateToFile(o, *out);
+  for (auto [name, dst] : {std::pair{"anomalies", &o.anomalies}, std::pair{"bad-lines", &o.bad_lines}}) {
+    auto r = ParseRate(f, name);
+    if (!r) return Fail(r.error(), 2);
+    *dst = *r;
+  }
+  auto stats = GenerateToFile(o, *out, f.Get("truth").value_or(""));
   if (!stats) return Fail("x402rec gen: " + stats.error());
   std::printf("x402rec gen: %s events (%s payments: %s settled, %s failed, %s cancelled) for %u agents, %s .. %s -> %s\n",
               Thousands(stats->events).c_str(), Thousands(stats->payments).c_str(), Thousands(stats->settled).c_str(),
               Thousands(stats->failed).c_str(), Thousands(stats->cancelled).c_str(), o.agents,
               FormatRfc3339(stats->first).c_str(), FormatRfc3339(stats->last).c_str(), out->c_str());
+  if (stats->anomalies || stats->bad_lines) {
+    std::printf("  %s anomalies injected, %s malformed lines; %zu findings expected open at the end%s%s\n",
+                Thousands(stats->anomalies).c_str(), Thousands(stats->bad_lines).c_str(), stats->truth.size(),
+                f.Has("truth") ? " -> " : "", f.Get("truth").value_or("").c_str());
+  }
   return 0;
 }
 
