@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include "schemas/network.h"
+
 namespace x402 {
 namespace {
 
@@ -78,6 +80,44 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
     int64_t crit = p.budget_critical_pct;
     X402_TRY_ST(GetInt(path, *b, "budget", "critical_pct", 1, 100, &crit));
     p.budget_critical_pct = static_cast<uint32_t>(crit);
+  }
+  auto secs = [&](const toml::table& t, const char* table, const char* name, int64_t* out) {
+    return GetInt(path, t, table, name, 0, 365LL * 86400, out);
+  };
+  if (auto* a = root["authorizations"].as_table()) {
+    X402_TRY_ST(secs(*a, "authorizations", "stale_after_s", &p.stale_after_s));
+  }
+  if (auto* r = root["recon"].as_table()) {
+    X402_TRY_ST(secs(*r, "recon", "chain_grace_s", &p.chain_grace_s));
+    X402_TRY_ST(secs(*r, "recon", "confirmation_timeout_s", &p.confirmation_timeout_s));
+    int64_t bps = p.amount_tolerance_bps, def = static_cast<int64_t>(p.default_confirmations_required);
+    X402_TRY_ST(GetInt(path, *r, "recon", "amount_tolerance_bps", 0, 10000, &bps));
+    X402_TRY_ST(GetInt(path, *r, "recon", "default_confirmations_required", 0, 100000, &def));
+    p.amount_tolerance_bps = static_cast<uint32_t>(bps);
+    p.default_confirmations_required = static_cast<uint64_t>(def);
+    if (const toml::node* n = r->get("confirmations_required")) {
+      const toml::table* t = n->as_table();
+      if (!t) return Err(Where(path, *n, "recon.confirmations_required") + ": expected a table of network = count");
+      for (const auto& [k, v] : *t) {
+        auto net = CanonicalNetwork(k.str(), "recon.confirmations_required." + std::string(k.str()));
+        if (!net) return Err(Where(path, v, "recon.confirmations_required") + ": " + net.error());
+        if (!v.is_integer() || v.as_integer()->get() < 0) {
+          return Err(Where(path, v, "recon.confirmations_required." + std::string(k.str())) + ": expected a count");
+        }
+        p.confirmations_required[*net] = static_cast<uint64_t>(v.as_integer()->get());
+      }
+    }
+  }
+  if (auto* v = root["vendors"].as_table()) {
+    int64_t w = p.vendor_streak_warning, c = p.vendor_streak_critical;
+    X402_TRY_ST(GetInt(path, *v, "vendors", "streak_warning", 1, 1000000, &w));
+    X402_TRY_ST(GetInt(path, *v, "vendors", "streak_critical", 1, 1000000, &c));
+    p.vendor_streak_warning = static_cast<uint32_t>(w);
+    p.vendor_streak_critical = static_cast<uint32_t>(c);
+  }
+  if (auto* w = root["wallets"].as_table()) {
+    X402_TRY_ST(GetUsdc(path, *w, "wallets", "low_warning", &p.wallet_low_warning));
+    X402_TRY_ST(GetUsdc(path, *w, "wallets", "low_critical", &p.wallet_low_critical));
   }
   if (auto* e = root["engine"].as_table()) {
     int64_t bs = static_cast<int64_t>(s->batch_size), ce = static_cast<int64_t>(s->cache_entries);

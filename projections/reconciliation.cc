@@ -533,7 +533,10 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
                   Net(network) + " within " + Duration(cfg_->chain_grace_s);
     }
     Reconcile(&p.open_mask, FindingKind::kReconMissingOnChain, want, std::move(o), ctx.now, ctx);
-    if (p.open_mask != before) ctx.state->Put(Table::kPayments, pid, p.Encode());
+    // The verdict for the summary; a matched log's own findings are folded in below.
+    const uint8_t before_match = p.match;
+    p.match = i > 0 || want ? kDiscrepant : (matched < 0 ? kMatchPending : kMatched);
+    if (p.open_mask != before || p.match != before_match) ctx.state->Put(Table::kPayments, pid, p.Encode());
   }
 
   // Is the transaction claimed (by a settlement, or by the AuthorizationUsed of a known
@@ -661,6 +664,11 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
       }
       Reconcile(&l.open_mask, FindingKind::kReconUnrecordedTransfer, want, std::move(o), ctx.now, ctx);
     }
+  }
+  if (matched >= 0 && t.logs[matched].open_mask != 0 && claimants[0].second.match != kDiscrepant) {
+    PaymentRecord& p = claimants[0].second;
+    p.match = kDiscrepant;
+    ctx.state->Put(Table::kPayments, claimants[0].first.payment_id, p.Encode());
   }
   bool changed = t.open_mask != tx_before;
   for (size_t i = 0; i < t.logs.size(); ++i) changed = changed || t.logs[i].open_mask != log_before[i];

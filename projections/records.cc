@@ -108,6 +108,7 @@ std::string PaymentRecord::Encode() const {
   w.U8(static_cast<uint8_t>(contribution));
   w.Amt(contribution_amount);
   w.Var(open_mask);
+  w.U8(match);
   return out;
 }
 
@@ -156,6 +157,7 @@ bool PaymentRecord::Decode(std::string_view bytes, PaymentRecord* p) {
   p->contribution = Contribution(r.U8());
   p->contribution_amount = r.Amt();
   p->open_mask = static_cast<uint32_t>(r.Var());
+  p->match = r.U8();
   return r.ok();
 }
 

@@ -76,6 +76,10 @@ struct PaymentRecord {
   Contribution contribution = Contribution::kNone;
   Amount contribution_amount;
   uint32_t open_mask = 0;  // bits: FindingKind values of payment-keyed findings that are open
+  // Ledger versus chain, as last evaluated: kMatchNone (not settled, or no verdict yet),
+  // kMatchPending (settled, transfer not seen, still within chain_grace), kMatched (a
+  // confirmed-enough transfer matches exactly), kDiscrepant (any recon finding on it).
+  uint8_t match = 0;
 
   Amount SettledAmount() const { return has_settled_amount ? settled_amount : amount; }
   std::string AuthKey() const { return network + "|" + asset + "|" + payer + "|" + nonce; }
@@ -83,6 +87,7 @@ struct PaymentRecord {
   static bool Decode(std::string_view bytes, PaymentRecord* out);
 };
 inline constexpr size_t kMaxFailureRefs = 64;
+inline constexpr uint8_t kMatchNone = 0, kMatchPending = 1, kMatched = 2, kDiscrepant = 3;
 
 // One observation of an on-chain log, merged as a join-semilattice (EVENTS.md section 3):
 // the higher block_number wins; at equal block_number removed=true wins; then the higher

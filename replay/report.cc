@@ -40,6 +40,27 @@ Report BuildReport(Engine& engine, TimeMs as_of, const MemoryDeadLetterSink* dls
       m[key.substr(bar + 3)] = AgentSpend{b.committed, b.reserved};
     }
   }
+  {
+    std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(rocksdb::ReadOptions(), store->cf(Table::kPayments)));
+    PaymentRecord p;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!PaymentRecord::Decode(std::string_view(it->value().data(), it->value().size()), &p) || !p.settled) continue;
+      const Amount a = p.SettledAmount();
+      ReconSummary& s = r.recon;
+      ++s.payments_settled;
+      s.amount_settled = SaturatingAdd(s.amount_settled, a);
+      if (p.match == kMatched) {
+        ++s.matched;
+        s.amount_matched = SaturatingAdd(s.amount_matched, a);
+      } else if (p.match == kDiscrepant) {
+        ++s.discrepant;
+        s.amount_discrepant = SaturatingAdd(s.amount_discrepant, a);
+      } else {
+        ++s.pending;
+        s.amount_pending = SaturatingAdd(s.amount_pending, a);
+      }
+    }
+  }
   engine.ForEachFinding([&](const Finding& f) { r.findings.push_back(f); });
   std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {
     if (a.open != b.open) return a.open;
@@ -94,6 +115,16 @@ std::string Report::ToJson() const {
     }
     j.EndObject();
   }
+  j.EndObject();
+  j.Key("reconciliation").BeginObject();
+  j.Key("payments_settled").Uint(recon.payments_settled);
+  j.Key("matched").Uint(recon.matched);
+  j.Key("pending").Uint(recon.pending);
+  j.Key("discrepant").Uint(recon.discrepant);
+  j.Field("amount_settled", ToAtomicString(recon.amount_settled));
+  j.Field("amount_matched", ToAtomicString(recon.amount_matched));
+  j.Field("amount_pending", ToAtomicString(recon.amount_pending));
+  j.Field("amount_discrepant", ToAtomicString(recon.amount_discrepant));
   j.EndObject();
   std::map<std::string_view, std::pair<uint64_t, uint64_t>> by_kind;
   for (int i = 0; i < kFindingKindCount; ++i) by_kind[FindingKindName(FindingKind(i))] = {0, 0};
@@ -157,6 +188,21 @@ std::string Report::ToMarkdown() const {
     md += "| " + r.agent + " | " + ToUsdcString(r.day_spend) + " | " + ToUsdcString(r.limits.daily) + " | " +
           ToUsdcString(r.month_spend) + " | " + ToUsdcString(r.limits.monthly) + " | " +
           ToUsdcString(r.limits.per_transaction) + " |\n";
+  }
+  md += "\n## Ledger versus chain\n\n";
+  md += "| settled payments | matched on chain | pending (within grace) | discrepant |\n|---:|---:|---:|---:|\n";
+  md += "| " + std::to_string(recon.payments_settled) + " (" + ToUsdcString(recon.amount_settled) + " USDC) | " +
+        std::to_string(recon.matched) + " (" + ToUsdcString(recon.amount_matched) + " USDC) | " +
+        std::to_string(recon.pending) + " (" + ToUsdcString(recon.amount_pending) + " USDC) | " +
+        std::to_string(recon.discrepant) + " (" + ToUsdcString(recon.amount_discrepant) + " USDC) |\n";
+  std::map<std::string_view, std::pair<uint64_t, uint64_t>> kinds;
+  for (const auto& f : findings) {
+    auto& c = kinds[FindingKindName(f.kind)];
+    (f.open ? c.first : c.second) += 1;
+  }
+  md += "\n## Findings by kind\n\n| kind | open | resolved |\n|---|---:|---:|\n";
+  for (const auto& [k, c] : kinds) {
+    md += "| `" + std::string(k) + "` | " + std::to_string(c.first) + " | " + std::to_string(c.second) + " |\n";
   }
   size_t open = 0;
   for (const auto& f : findings) open += f.open;

@@ -23,12 +23,19 @@ struct AgentReport {
   std::map<std::string, AgentSpend> days, months;
 };
 
+// Ledger versus chain, over every settled payment.
+struct ReconSummary {
+  uint64_t payments_settled = 0, matched = 0, pending = 0, discrepant = 0;
+  Amount amount_settled, amount_matched, amount_pending, amount_discrepant;
+};
+
 struct Report {
   TimeMs as_of;
   std::string state_digest;
   EngineStats stats;
   std::vector<DeadLetter> dead_letters;  // the first ones, for the reader
   std::map<std::string, AgentReport> agents;
+  ReconSummary recon;
   std::vector<Finding> findings;  // open first, then resolved; each by kind, then key
 
   std::string ToJson() const;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include "connectors/file_source.h"
 #include "connectors/generator.h"
@@ -31,7 +32,20 @@ int Fail(const std::string& msg, int code = 1) {
   return code;
 }
 
-// Loads --config (if any) and the X402_<AGENT>_*_USDC environment overrides.
+// Flags for every threshold and timeout of the projections (same names as the config file).
+void AddProjectionFlags(Flags& f) {
+  f.Add("config", "FILE", "TOML configuration file (see ops/config/x402rec.example.toml)");
+  f.Add("stale-after", "SECONDS", "authorization.stale after this long pending (default 900)");
+  f.Add("chain-grace", "SECONDS", "wait for the chain this long before missing/unrecorded (default 600)");
+  f.Add("confirmation-timeout", "SECONDS", "recon.unconfirmed after this long (default 1800)");
+  f.Add("amount-tolerance-bps", "BPS", "amount mismatch tolerance in basis points (default 0)");
+  f.Add("vendor-streak-warning", "N", "consecutive vendor failures for a warning (default 3)");
+  f.Add("vendor-streak-critical", "N", "consecutive vendor failures for critical (default 5)");
+  f.Add("wallet-low-warning", "USDC", "wallet.balance_low warning below this balance (default 200)");
+  f.Add("wallet-low-critical", "USDC", "wallet.balance_low critical below this balance (default 50)");
+}
+
+// Loads --config (if any), the X402_<AGENT>_*_USDC environment overrides, then the flags.
 Status LoadSettings(const Flags& f, FileSettings* s) {
   if (auto path = f.Get("config")) {
     Status st = LoadConfigFile(*path, s);
@@ -39,6 +53,41 @@ Status LoadSettings(const Flags& f, FileSettings* s) {
   }
   Status st = LoadAgentLimitsFromEnv(environ, &s->projections);
   if (!st.ok()) return Err("x402rec " + f.command() + ": " + st.error());
+  ProjectionConfig& p = s->projections;
+  struct IntFlag {
+    const char* name;
+    int64_t* out;
+    uint64_t max;
+  };
+  for (const IntFlag& i : {IntFlag{"stale-after", &p.stale_after_s, 365ull * 86400},
+                           IntFlag{"chain-grace", &p.chain_grace_s, 365ull * 86400},
+                           IntFlag{"confirmation-timeout", &p.confirmation_timeout_s, 365ull * 86400}}) {
+    if (!f.Has(i.name)) continue;
+    auto v = f.GetUint(i.name, 0, 0, i.max);
+    if (!v) return Err(v.error());
+    *i.out = static_cast<int64_t>(*v);
+  }
+  struct U32Flag {
+    const char* name;
+    uint32_t* out;
+    uint64_t min, max;
+  };
+  for (const U32Flag& i : {U32Flag{"amount-tolerance-bps", &p.amount_tolerance_bps, 0, 10000},
+                           U32Flag{"vendor-streak-warning", &p.vendor_streak_warning, 1, 1000000},
+                           U32Flag{"vendor-streak-critical", &p.vendor_streak_critical, 1, 1000000}}) {
+    if (!f.Has(i.name)) continue;
+    auto v = f.GetUint(i.name, 0, i.min, i.max);
+    if (!v) return Err(v.error());
+    *i.out = static_cast<uint32_t>(*v);
+  }
+  for (auto [name, out] : {std::pair{"wallet-low-warning", &p.wallet_low_warning},
+                           std::pair{"wallet-low-critical", &p.wallet_low_critical}}) {
+    if (auto v = f.Get(name)) {
+      auto a = ParseUsdcDecimal(*v, std::string("--") + name);
+      if (!a) return Err("x402rec " + f.command() + ": " + a.error());
+      *out = *a;
+    }
+  }
   return Status::Ok();
 }
 
@@ -177,7 +226,7 @@ int RunCommand(int argc, char** argv) {
           "committed line. Rejected lines go to DIR/deadletter.jsonl with the reason.");
   f.Add("input", "FILE", "JSONL file of CloudEvents to process, in order", true);
   f.Add("data-dir", "DIR", "state directory (created if missing)");
-  f.Add("config", "FILE", "TOML configuration file (see ops/config/x402rec.example.toml)");
+  AddProjectionFlags(f);
   f.Add("status", "", "do not process: print the stored state's summary and digest");
   f.Add("until-caught-up", "", "exit once every input is consumed and committed (always so for files)");
   f.Add("report-json", "FILE", "write the JSON report (same format as replay)");
@@ -257,7 +306,7 @@ int ReplayCommand(int argc, char** argv) {
   f.Add("report-json", "FILE", "write the JSON report");
   f.Add("report-md", "FILE", "write the Markdown report");
   f.Add("state-dir", "DIR", "keep the rebuilt store in DIR (must be empty; default: temporary)");
-  f.Add("config", "FILE", "TOML configuration file");
+  AddProjectionFlags(f);
   f.Add("batch-size", "N", "events per batch (default 16384)");
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
@@ -352,18 +401,41 @@ int GenCommand(int argc, char** argv) {
 
 int DemoCommand(int argc, char** argv) {
   Flags f("demo",
-          "Usage: x402rec demo [--dir DIR] [--agents N] [--events M] [--seed S]\n\n"
-          "The quick start: generates an event stream, processes it with the engine into a\n"
-          "persistent state directory, checks that a replay of the log gives the same state\n"
+          "Usage: x402rec demo [--dir DIR] [--agents N] [--events M] [--seed S] [--anomalies RATE]\n\n"
+          "The quick start: generates an x402 event stream with injected anomalies of every kind,\n"
+          "processes it with the engine into a persistent state directory, checks the findings\n"
+          "against the generator's ground truth and a replay of the log against the live state\n"
           "digest, and prints a summary. Everything lands in DIR (default ./x402rec-demo).");
   f.Add("dir", "DIR", "working directory (default ./x402rec-demo; recreated)");
   f.Add("agents", "N", "number of agents (default 50)");
   f.Add("events", "M", "number of events (default 200000)");
   f.Add("seed", "S", "random seed (default 42)");
+  f.Add("anomalies", "RATE", "fraction of payments with an injected anomaly (default 0.01)");
+  f.Add("bad-lines", "RATE", "fraction of lines followed by a malformed line (default 0.0005)");
+  AddProjectionFlags(f);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
     return 0;
+  }
+  FileSettings settings;
+  if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
+  GeneratorOptions g;
+  auto agents = f.GetUint("agents", 50, 1, 1000000);
+  auto events = f.GetUint("events", 200000, 1, 1000000000);
+  auto seed = f.GetUint("seed", 42, 0, UINT64_MAX >> 1);
+  for (const auto* r : {&agents, &events, &seed})
+    if (!*r) return Fail(r->error(), 2);
+  g.agents = static_cast<uint32_t>(*agents);
+  g.events = *events;
+  g.seed = *seed;
+  g.anomalies = 0.01;
+  g.bad_lines = 0.0005;
+  for (auto [name, dst] : {std::pair{"anomalies", &g.anomalies}, std::pair{"bad-lines", &g.bad_lines}}) {
+    if (!f.Has(name)) continue;
+    auto r = ParseRate(f, name);
+    if (!r) return Fail(r.error(), 2);
+    *dst = *r;
   }
   namespace fs = std::filesystem;
   const std::string dir = f.Get("dir").value_or("x402rec-demo");
@@ -378,24 +450,15 @@ int DemoCommand(int argc, char** argv) {
   if (ec) return Fail("x402rec demo: --dir " + dir + ": " + ec.message(), 2);
   (void)WriteFile(dir + "/.x402rec-demo", "created by x402rec demo\n");
 
-  GeneratorOptions g;
-  auto agents = f.GetUint("agents", 50, 1, 1000000);
-  auto events = f.GetUint("events", 200000, 1, 1000000000);
-  auto seed = f.GetUint("seed", 42, 0, UINT64_MAX >> 1);
-  for (const auto* r : {&agents, &events, &seed})
-    if (!*r) return Fail(r->error(), 2);
-  g.agents = static_cast<uint32_t>(*agents);
-  g.events = *events;
-  g.seed = *seed;
   const std::string events_path = dir + "/events.jsonl";
   std::printf("x402rec demo\n");
-  auto gs = GenerateToFile(g, events_path);
+  auto gs = GenerateToFile(g, events_path, dir + "/truth.json");
   if (!gs) return Fail("x402rec demo: " + gs.error());
-  std::printf("  1. generated %s events for %u agents (seed %llu): %s\n", Thousands(gs->events).c_str(), g.agents,
-              (unsigned long long)g.seed, events_path.c_str());
+  std::printf("  1. generated %s events for %u agents (seed %llu), %s anomalies of every kind and %s malformed lines\n"
+              "     -> %s (ground truth: %s/truth.json)\n",
+              Thousands(gs->events).c_str(), g.agents, (unsigned long long)g.seed, Thousands(gs->anomalies).c_str(),
+              Thousands(gs->bad_lines).c_str(), events_path.c_str(), dir.c_str());
 
-  FileSettings settings;
-  if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
   auto dls = FileDeadLetterSink::Open(dir + "/deadletter.jsonl");
   if (!dls) return Fail("x402rec demo: " + dls.error());
   EngineOptions eo;
@@ -404,19 +467,31 @@ int DemoCommand(int argc, char** argv) {
   eo.cache_entries = settings.cache_entries;
   eo.dead_letters = dls->get();
   std::string live_digest;
+  size_t truth_matched = 0, open_count = 0;
   {
     auto engine = Engine::Open(eo);
     if (!engine) return Fail("x402rec demo: " + engine.error());
     auto out = ProcessFiles(**engine, {events_path}, settings.batch_size, isatty(2));
     if (!out) return Fail("x402rec demo: " + out.error());
-    std::printf("  2. engine processed %s events in %.2f s (%.0f events/s) into %s/state\n",
-                Thousands(out->records).c_str(), out->seconds,
-                out->seconds > 0 ? out->records / out->seconds : 0.0, dir.c_str());
+    std::printf("  2. engine processed %s lines in %.2f s (%.0f lines/s) into %s/state\n",
+                Thousands(out->records).c_str(), out->seconds, out->seconds > 0 ? out->records / out->seconds : 0.0,
+                dir.c_str());
     Report r = BuildReport(**engine, MaxWatermark(**engine), nullptr);
     live_digest = r.state_digest;
     PrintEvents(r.stats, stdout);
-    std::printf("  agents: %zu\n", r.agents.size());
+    std::printf("  agents: %zu; ledger vs chain: %s settled payments, %s matched, %s pending, %s discrepant\n",
+                r.agents.size(), Thousands(r.recon.payments_settled).c_str(), Thousands(r.recon.matched).c_str(),
+                Thousands(r.recon.pending).c_str(), Thousands(r.recon.discrepant).c_str());
     PrintFindingsSummary(r, stdout);
+    std::set<std::pair<std::string, std::string>> truth;
+    for (const auto& t : gs->truth) truth.emplace(t.kind, t.key);
+    for (const auto& fd : r.findings) {
+      if (!fd.open) continue;
+      ++open_count;
+      truth_matched += truth.count({std::string(FindingKindName(fd.kind)), fd.key});
+    }
+    std::printf("  ground truth: %zu of %zu expected findings open, %zu unexpected\n", truth_matched, truth.size(),
+                open_count - truth_matched);
     if (Status st = WriteFile(dir + "/report.json", r.ToJson()); !st.ok()) return Fail("x402rec demo: " + st.error());
     if (Status st = WriteFile(dir + "/report.md", r.ToMarkdown()); !st.ok()) return Fail("x402rec demo: " + st.error());
   }
@@ -426,12 +501,14 @@ int DemoCommand(int argc, char** argv) {
   auto rep = RunReplay(ro);
   if (!rep) return Fail("x402rec demo: replay: " + rep.error());
   const bool same = rep->report.state_digest == live_digest;
-  std::printf("  3. replay of the log: digest %s %s the live engine's\n", rep->report.state_digest.c_str(),
+  std::printf("  3. replay of the log: state digest %s %s the live engine's\n", rep->report.state_digest.c_str(),
               same ? "equals" : "DIFFERS FROM");
-  std::printf("  reports: %s/report.md, %s/report.json\n", dir.c_str(), dir.c_str());
+  std::printf("  reports: %s/report.md, %s/report.json; dead letters: %s/deadletter.jsonl\n", dir.c_str(), dir.c_str(),
+              dir.c_str());
   std::printf("  next: x402rec replay --input %s --as-of 2025-11-17T12:00:00Z --report-md /dev/stdout\n",
               events_path.c_str());
-  return same ? 0 : 1;
+  const bool truth_ok = truth_matched == gs->truth.size() && open_count == truth_matched;
+  return same && truth_ok ? 0 : 1;
 }
 
 }  // namespace x402::cli
