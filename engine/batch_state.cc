@@ -30,50 +30,55 @@ const std::string& BatchState::Physical(std::string_view key) {
   return key_buf_;
 }
 
+BatchState::Slot& BatchState::Touch(TableCache& c, const std::string& pk, bool* inserted) {
+  auto [it, ins] = c.entries.try_emplace(pk);
+  *inserted = ins;
+  it->second.used = batch_;
+  return it->second;
+}
+
 bool BatchState::Get(Table t, std::string_view key, std::string* value) {
   TableCache& c = tables_[static_cast<int>(t)];
   const std::string& pk = Physical(key);
-  if (auto it = c.dirty.find(pk); it != c.dirty.end()) {
-    if (it->second.exists) *value = it->second.value;
-    return it->second.exists;
-  }
-  if (auto it = c.young.find(pk); it != c.young.end()) {
-    if (it->second.exists) *value = it->second.value;
-    return it->second.exists;
-  }
-  if (auto it = c.old.find(pk); it != c.old.end()) {
-    auto node = c.old.extract(it);
-    bool exists = node.mapped().exists;
-    if (exists) *value = node.mapped().value;
-    c.young.insert(std::move(node));
-    return exists;
-  }
-  Slot s;
-  s.exists = store_->Get(store_->cf(t), pk, &s.value);
+  bool inserted;
+  Slot& s = Touch(c, pk, &inserted);
+  if (inserted) s.exists = store_->Get(store_->cf(t), pk, &s.value);
   if (s.exists) *value = s.value;
-  bool exists = s.exists;
-  c.young.emplace(pk, std::move(s));
-  return exists;
+  return s.exists;
 }
 
 void BatchState::Put(Table t, std::string_view key, std::string_view value) {
-  Slot& s = tables_[static_cast<int>(t)].dirty[Physical(key)];
+  TableCache& c = tables_[static_cast<int>(t)];
+  auto [it, ins] = c.entries.try_emplace(Physical(key));
+  Slot& s = it->second;
+  s.used = batch_;
   s.value.assign(value);
   s.exists = true;
+  if (!s.dirty) {
+    s.dirty = true;
+    c.dirty.push_back(&*it);
+  }
 }
 
 void BatchState::Delete(Table t, std::string_view key) {
-  Slot& s = tables_[static_cast<int>(t)].dirty[Physical(key)];
+  TableCache& c = tables_[static_cast<int>(t)];
+  auto [it, ins] = c.entries.try_emplace(Physical(key));
+  Slot& s = it->second;
+  s.used = batch_;
   s.value.clear();
   s.exists = false;
+  if (!s.dirty) {
+    s.dirty = true;
+    c.dirty.push_back(&*it);
+  }
 }
 
 void BatchState::RangeMerge(Table t, const std::string& lo, const std::string& hi,
                             const std::function<bool(std::string_view, std::string_view)>& fn) {
   TableCache& c = tables_[static_cast<int>(t)];
-  std::vector<const std::pair<const std::string, Slot>*> pending;
-  for (const auto& kv : c.dirty) {
-    if (kv.first >= lo && kv.first < hi) pending.push_back(&kv);
+  std::vector<const Map::value_type*> pending;
+  for (const auto* kv : c.dirty) {
+    if (kv->first >= lo && kv->first < hi) pending.push_back(kv);
   }
   std::sort(pending.begin(), pending.end(), [](auto* a, auto* b) { return a->first < b->first; });
   rocksdb::ReadOptions ro;
@@ -131,31 +136,40 @@ void BatchState::ScanRange(Table t, std::string_view from, std::string_view to,
 void BatchState::Flush(rocksdb::WriteBatch* batch) {
   for (int i = 0; i < kTableCount; ++i) {
     TableCache& c = tables_[i];
-    if (c.dirty.empty()) continue;
-    auto* cf = store_->cf(Table(i));
-    // Sorted keys make the memtable inserts sequential (the skiplist reuses its splice),
-    // several times cheaper than random-order inserts.
-    sorted_.clear();
-    sorted_.reserve(c.dirty.size());
-    for (auto& kv : c.dirty) sorted_.push_back(&kv);
-    std::sort(sorted_.begin(), sorted_.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
-    for (const auto* kv : sorted_) {
-      if (kv->second.exists) {
-        batch->Put(cf, kv->first, kv->second.value);
-      } else {
-        batch->Delete(cf, kv->first);
+    if (!c.dirty.empty()) {
+      auto* cf = store_->cf(Table(i));
+      // Sorted keys make the memtable inserts sequential (the skiplist reuses its splice),
+      // several times cheaper than random-order inserts.
+      std::sort(c.dirty.begin(), c.dirty.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+      for (auto* kv : c.dirty) {
+        if (kv->second.exists) {
+          batch->Put(cf, kv->first, kv->second.value);
+        } else {
+          batch->Delete(cf, kv->first);
+        }
+        kv->second.dirty = false;
       }
+      c.dirty.clear();
     }
-    // Clean now: move into the young generation (replacing stale copies).
-    for (auto it = c.dirty.begin(); it != c.dirty.end();) {
-      auto node = c.dirty.extract(it++);
-      c.old.erase(node.key());
-      auto ins = c.young.insert(std::move(node));
-      if (!ins.inserted) ins.position->second = std::move(ins.node.mapped());
-    }
-    if (c.young.size() > cap_) {
-      c.old = std::move(c.young);
-      c.young.clear();
+    if (c.entries.size() > cap_) Evict(c);
+  }
+  ++batch_;
+}
+
+// Drops clean entries not used in the most recent batches until the cache is at half its
+// capacity (amortised: one scan per cap/2 insertions).
+void BatchState::Evict(TableCache& c) {
+  std::vector<uint64_t> ages;
+  ages.reserve(c.entries.size());
+  for (const auto& [k, s] : c.entries) ages.push_back(s.used);
+  auto mid = ages.begin() + static_cast<std::ptrdiff_t>(ages.size() - cap_ / 2);
+  std::nth_element(ages.begin(), mid, ages.end());
+  const uint64_t cutoff = *mid;
+  for (auto it = c.entries.begin(); it != c.entries.end();) {
+    if (!it->second.dirty && it->second.used < cutoff) {
+      it = c.entries.erase(it);
+    } else {
+      ++it;
     }
   }
 }
@@ -163,8 +177,7 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
 void BatchState::Discard() {
   for (auto& c : tables_) {
     c.dirty.clear();
-    c.young.clear();
-    c.old.clear();
+    c.entries.clear();
   }
 }
 

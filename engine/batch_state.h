@@ -43,24 +43,32 @@ class BatchState final : public StateView {
   static std::string ShardPrefix(uint32_t shard);
 
  private:
+  // One map holds both the batch's pending writes and the clean cache, so a read costs one
+  // hash lookup. Pending entries are also listed in dirty_ until Flush().
   struct Slot {
     std::string value;
     bool exists = false;
+    bool dirty = false;
+    uint64_t used = 0;  // batch number of the last access, for eviction
   };
+  using Map = std::unordered_map<std::string, Slot>;
   struct TableCache {
-    std::unordered_map<std::string, Slot> dirty, young, old;
+    Map entries;
+    std::vector<Map::value_type*> dirty;
   };
   const std::string& Physical(std::string_view key);
+  Slot& Touch(TableCache& c, const std::string& pk, bool* inserted);
+  void Evict(TableCache& c);
   void RangeMerge(Table t, const std::string& lo, const std::string& hi,
                   const std::function<bool(std::string_view, std::string_view)>& fn);
 
   RocksStore* store_;
   size_t cap_;
   uint32_t shard_ = 0;
+  uint64_t batch_ = 1;
   std::string prefix_;
   std::string key_buf_;
   TableCache tables_[kTableCount];
-  std::vector<const std::pair<const std::string, Slot>*> sorted_;
 };
 
 }  // namespace x402

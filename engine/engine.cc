@@ -17,7 +17,7 @@ std::string ShardKey(const char* prefix, uint32_t shard) {
 }  // namespace
 
 std::string WatermarkKey(uint32_t shard) { return ShardKey("wm|", shard); }
-std::string TimerFloorKey(uint32_t shard) { return ShardKey("tf|", shard); }
+
 
 uint64_t EngineStats::applied_total() const {
   uint64_t n = 0;
@@ -93,6 +93,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions opts) {
   e->store_ = std::move(*store);
   e->state_ = std::make_unique<BatchState>(e->store_.get(), e->opts_.cache_entries);
   e->projections_ = std::make_unique<Projections>(&e->opts_.projections);
+  e->timers_ = std::make_unique<TimerIndex>(e->store_.get());
+  e->timers_->Load();
   e->ledger_ = std::make_unique<FindingLedger>(
       e->state_.get(), [eng = e.get()](const Finding& f, bool opened) { eng->OnTransition(f, opened); });
   // Restore clocks, counters and the outbox sequence.
@@ -100,10 +102,6 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions opts) {
   if (e->store_->Get(e->store_->meta(), kStatsKey, &v)) e->stats_ = EngineStats::Decode(v);
   if (e->store_->Get(e->store_->meta(), kOutboxSeqKey, &v)) e->outbox_seq_ = GetBigEndian64(v);
   std::unique_ptr<rocksdb::Iterator> it(e->store_->db()->NewIterator(rocksdb::ReadOptions(), e->store_->meta()));
-  for (it->Seek("tf|"); it->Valid() && it->key().starts_with("tf|"); it->Next()) {
-    uint32_t shard = static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + it->key().ToString().substr(3)));
-    e->timer_floor_[shard] = TimeMs{static_cast<int64_t>(GetBigEndian64(it->value().ToString()))};
-  }
   for (it->Seek("wm|"); it->Valid() && it->key().starts_with("wm|"); it->Next()) {
     uint32_t shard = static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + it->key().ToString().substr(3)));
     e->watermarks_[shard] = TimeMs{static_cast<int64_t>(GetBigEndian64(it->value().ToString()))};
@@ -134,16 +132,17 @@ void Engine::OnTransition(const Finding& f, bool opened) {
 }
 
 void Engine::Schedule(TimeMs deadline, TimerKind kind, std::string_view key) {
-  const uint32_t shard = state_->shard();
-  auto floor = timer_floor_.find(shard);
-  if (floor != timer_floor_.end() && deadline <= floor->second) {
-    deadline = TimeMs{floor->second.ms + 1};  // already past: due at the next firing
-  }
-  timer_key_.clear();
-  PutBigEndian64(&timer_key_, SortableTime(deadline));
-  timer_key_.push_back(static_cast<char>(kind));
-  timer_key_.append(key);
-  state_->Put(Table::kTimers, timer_key_, {});
+  timers_->Schedule(state_->shard(), TimerIndex::Key(deadline, kind, key));
+}
+
+void Engine::Unschedule(TimeMs deadline, TimerKind kind, std::string_view key) {
+  timers_->Cancel(state_->shard(), TimerIndex::Key(deadline, kind, key));
+}
+
+ApplyContext Engine::Context(TimeMs watermark, TimeMs now) {
+  return ApplyContext{state_.get(), ledger_.get(), watermark, now,
+                      [this](TimeMs d, TimerKind k, std::string_view key) { Schedule(d, k, key); },
+                      [this](TimeMs d, TimerKind k, std::string_view key) { Unschedule(d, k, key); }};
 }
 
 void Engine::ApplyRecord(const SourceRecord& rec) {
@@ -181,8 +180,7 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
   if (std::find(touched_shards_.begin(), touched_shards_.end(), rec.shard) == touched_shards_.end()) {
     touched_shards_.push_back(rec.shard);
   }
-  ApplyContext ctx{state_.get(), ledger_.get(), wm, event_.time,
-                   [this](TimeMs d, TimerKind k, std::string_view key) { Schedule(d, k, key); }};
+  ApplyContext ctx = Context(wm, event_.time);
   projections_->Apply(event_, ctx);
   ++stats_.applied[static_cast<int>(event_.type)];
 }
@@ -190,31 +188,15 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
 void Engine::FireTimers(uint32_t shard) {
   state_->SetShard(shard);
   const TimeMs wm = watermarks_[shard];
-  TimeMs& floor = timer_floor_.try_emplace(shard, kTimeMin).first->second;
-  if (wm <= floor) return;
-  std::string from, to;
-  PutBigEndian64(&from, SortableTime(floor));
-  PutBigEndian64(&to, SortableTime(TimeMs{wm.ms + 1}));
-  ApplyContext ctx{state_.get(), ledger_.get(), wm, wm,
-                   [this](TimeMs d, TimerKind k, std::string_view key) { Schedule(d, k, key); }};
-  // Firing can schedule more timers; repeat until none is due.
-  for (int round = 0; round < 1000; ++round) {
-    std::vector<std::string> due;
-    state_->ScanRange(Table::kTimers, from, to, [&](std::string_view k, std::string_view) {
-      due.emplace_back(k);
-      return true;
-    });
-    if (due.empty()) break;
-    for (const auto& k : due) state_->Delete(Table::kTimers, k);
-    for (const auto& k : due) {
-      if (k.size() < 9) continue;
-      const TimeMs deadline{static_cast<int64_t>(GetBigEndian64(k) ^ (uint64_t(1) << 63))};
-      ctx.now = deadline;
-      projections_->OnTimer(TimerKind(static_cast<uint8_t>(k[8])), std::string_view(k).substr(9),
-                            deadline, ctx);
-    }
+  ApplyContext ctx = Context(wm, wm);
+  std::string k;
+  // Firing can schedule more timers, possibly already due: PopDue sees them too.
+  while (timers_->PopDue(shard, wm, &k)) {
+    if (k.size() < 9) continue;
+    const TimeMs deadline{static_cast<int64_t>(GetBigEndian64(k) ^ (uint64_t(1) << 63))};
+    ctx.now = deadline;
+    projections_->OnTimer(TimerKind(static_cast<uint8_t>(k[8])), std::string_view(k).substr(9), deadline, ctx);
   }
-  floor = wm;
 }
 
 Status Engine::Commit(const Positions& positions) {
@@ -224,14 +206,12 @@ Status Engine::Commit(const Positions& positions) {
   }
   rocksdb::WriteBatch wb;
   state_->Flush(&wb);
+  timers_->Flush(&wb);
   for (const auto& [k, v] : positions) wb.Put(store_->meta(), k, v);
   for (uint32_t shard : touched_shards_) {
     std::string v;
     PutBigEndian64(&v, static_cast<uint64_t>(watermarks_[shard].ms));
     wb.Put(store_->meta(), WatermarkKey(shard), v);
-    v.clear();
-    PutBigEndian64(&v, static_cast<uint64_t>(timer_floor_[shard].ms));
-    wb.Put(store_->meta(), TimerFloorKey(shard), v);
   }
   for (auto& o : pending_outbox_) {
     o.seq = outbox_seq_++;

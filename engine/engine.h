@@ -20,6 +20,7 @@
 #include "connectors/event_source.h"
 #include "engine/batch_state.h"
 #include "engine/rocksdb_store.h"
+#include "engine/timer_index.h"
 #include "projections/config.h"
 #include "projections/finding_ledger.h"
 #include "projections/projections.h"
@@ -91,6 +92,8 @@ class Engine {
   explicit Engine(EngineOptions opts);
   void ApplyRecord(const SourceRecord& rec);
   void Schedule(TimeMs deadline, TimerKind kind, std::string_view key);
+  void Unschedule(TimeMs deadline, TimerKind kind, std::string_view key);
+  ApplyContext Context(TimeMs watermark, TimeMs now);
   void FireTimers(uint32_t shard);
   Status Commit(const Positions& positions);
   void OnTransition(const Finding& f, bool opened);
@@ -103,17 +106,16 @@ class Engine {
   EventDecoder decoder_;
   Event event_;
   std::map<uint32_t, TimeMs> watermarks_;
-  std::map<uint32_t, TimeMs> timer_floor_;
+  std::unique_ptr<TimerIndex> timers_;
   std::vector<uint32_t> touched_shards_;
   std::vector<OutboxEntry> pending_outbox_;
   uint64_t outbox_seq_ = 0;
   EngineStats stats_;
   std::string dedupe_key_;
-  std::string timer_key_;
 };
 
 // Meta keys.
 std::string WatermarkKey(uint32_t shard);
-std::string TimerFloorKey(uint32_t shard);
+
 
 }  // namespace x402

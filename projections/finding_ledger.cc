@@ -15,11 +15,12 @@ void FindingLedger::OpenFinding(Open spec) {
   Finding f;
   bool exists = state_->Get(Table::kFindings, sk, &buf_) && Finding::Decode(buf_, &f);
   if (exists && f.open) {
-    if (f.severity != spec.severity || f.agent_id != spec.agent) {
+    if (f.severity != spec.severity || f.agent_id != spec.agent || f.opened_at != spec.at) {
       // Escalation / de-escalation of an open finding, or a new agent attribution (vendor
       // streaks name the agent of the latest failure): updated in place, no new alert.
       f.severity = spec.severity;
       f.agent_id = std::string(spec.agent);
+      f.opened_at = spec.at;  // facts that arrived late moved the moment the condition began
       f.evidence = std::move(spec.evidence);
       f.message = std::move(spec.message);
       state_->Put(Table::kFindings, sk, f.Encode());

@@ -2,15 +2,40 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <string>
 #include <string_view>
 
 #include "projections/finding.h"
+#include "projections/state.h"
 #include "schemas/money.h"
 #include "schemas/network.h"
 #include "schemas/time.h"
 
 namespace x402::internal {
+
+// Collects the timer decisions of one evaluation: timers of different entities of the same
+// key can share a deadline, so a timer is kept if any of them still needs it.
+class TimerPlan {
+ public:
+  void Want(TimeMs deadline, TimerKind kind, bool want) {
+    bool& w = plan_[{deadline.ms, kind}];
+    w = w || want;
+  }
+  void Apply(ApplyContext& ctx, std::string_view key) const {
+    for (const auto& [dk, want] : plan_) {
+      if (want) {
+        ctx.schedule(TimeMs{dk.first}, dk.second, key);
+      } else {
+        ctx.unschedule(TimeMs{dk.first}, dk.second, key);
+      }
+    }
+  }
+
+ private:
+  std::map<std::pair<int64_t, TimerKind>, bool> plan_;
+};
 
 inline uint32_t Bit(FindingKind k) { return 1u << static_cast<uint32_t>(k); }
 

@@ -284,6 +284,7 @@ void Projections::EvaluateBucket(const std::string& agent, char period, const st
     ctx.findings->ResolveFinding(FindingKind::kBudgetExhausted, ekey, resolve_at);
   }
   if (want != 0 && b.open_mask == 0) ctx.schedule(b.end, TimerKind::kBucketEnd, bk);
+  if (want == 0 && b.open_mask != 0) ctx.unschedule(b.end, TimerKind::kBucketEnd, bk);
   b.open_mask = want;
 }
 

@@ -17,6 +17,7 @@ using internal::Bit;
 using internal::Duration;
 using internal::Net;
 using internal::ShortHex;
+using internal::TimerPlan;
 using internal::Usdc;
 
 namespace {
@@ -28,6 +29,23 @@ std::string TxKey(std::string_view network, std::string_view tx) {
   k.push_back('|');
   k.append(tx);
   return k;
+}
+
+std::string EncodeStrings(const std::vector<std::string>& v) {
+  std::string out;
+  Writer w(&out);
+  w.Var(v.size());
+  for (const auto& x : v) w.Str(x);
+  return out;
+}
+
+std::vector<std::string> DecodeStrings(std::string_view bytes) {
+  Reader r(bytes);
+  std::vector<std::string> v;
+  uint64_t n = r.Var();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) v.push_back(r.Str());
+  if (v.empty()) v.emplace_back();
+  return v;
 }
 
 template <typename T>
@@ -65,9 +83,17 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
   const std::string old_fail_tx =
       had_auth && p.failed && !p.fail_tx_hash.empty() ? TxKey(p.network, p.fail_tx_hash) : std::string();
   bool auth_changed = false, settle_changed = false;
+  std::vector<std::string> bare_hashes;  // settlement claims by bare hash that changed
 
   switch (e.type) {
     case EventType::kPaymentAuthorized: {
+      AgentRecord a;
+      LoadAgent(e.subject, ctx, &a);
+      if (!a.has_auth || a.max_auth_time < e.time) {  // over every authorization: order-free
+        a.has_auth = true;
+        a.max_auth_time = e.time;
+        ctx.state->Put(Table::kAgents, e.subject, a.Encode());
+      }
       if (p.has_auth && !(ref < p.auth_ref)) break;  // the earliest authorization is the one
       if (p.has_auth) SetContribution(p, Contribution::kNone, Amount{}, ctx);  // re-bucket
       auth_changed = true;
@@ -84,13 +110,6 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
       p.amount = e.amount;
       p.valid_after = e.valid_after;
       p.valid_before = e.valid_before;
-      AgentRecord a;
-      LoadAgent(e.subject, ctx, &a);
-      if (!a.has_auth || a.max_auth_time < e.time) {
-        a.has_auth = true;
-        a.max_auth_time = e.time;
-        ctx.state->Put(Table::kAgents, e.subject, a.Encode());
-      }
       std::string ik = e.subject + "|";
       PutBigEndian64(&ik, SortableTime(e.time));
       ik.append(id);
@@ -98,8 +117,18 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
       break;
     }
     case EventType::kPaymentSettled:
+      if (!p.settled || p.max_settle_time < e.time) {
+        p.max_settle_time = e.time;
+        settle_changed = true;  // the vendor's latest settlement may move
+      }
       if (p.settled && !(ref < p.settle_ref)) break;  // the earliest settlement wins
       settle_changed = true;
+      if (p.settled && p.tx_hash != e.tx_hash) {
+        ctx.state->Delete(Table::kTxHashIndex, p.tx_hash + "|c|" + id);
+        bare_hashes.push_back(p.tx_hash);
+      }
+      ctx.state->Put(Table::kTxHashIndex, e.tx_hash + "|c|" + id, {});
+      bare_hashes.push_back(e.tx_hash);
       p.settled = true;
       p.settle_ref = ref;
       p.tx_hash = e.tx_hash;
@@ -111,7 +140,8 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
       FailureRef f{ref, e.reason};
       auto pos = std::lower_bound(p.failure_refs.begin(), p.failure_refs.end(), f,
                                   [](const FailureRef& a, const FailureRef& b) { return a.ref < b.ref; });
-      if (p.failure_refs.size() < kMaxFailureRefs) p.failure_refs.insert(pos, f);
+      if (pos == p.failure_refs.end() || !(pos->ref == f.ref)) p.failure_refs.insert(pos, f);
+      if (p.failure_refs.size() > kMaxFailureRefs) p.failure_refs.pop_back();  // keep the earliest
       if (p.has_auth) VendorFailed(p.vendor, f, p.agent, ctx);
       if (p.failed && !(ref < p.fail_ref)) break;
       p.failed = true;
@@ -133,15 +163,27 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
   if (p.has_auth && auth_changed) {
     for (const auto& f : p.failure_refs) VendorFailed(p.vendor, f, p.agent, ctx);
   }
-  if (p.has_auth && p.settled && (auth_changed || settle_changed)) VendorSettled(p.vendor, p.settle_ref.time, ctx);
+  if (p.has_auth && p.settled && (auth_changed || settle_changed)) VendorSettled(p.vendor, p.max_settle_time, ctx);
 
-  if (!p.has_auth) return;  // nothing can be evaluated before the authorization arrives
+  // A settlement claims the transfers of its transaction even before its authorization (and
+  // so its network) is known: re-examine that hash on every network it was seen on.
+  std::vector<std::string> txs_to_evaluate;
+  for (const auto& h : bare_hashes) {
+    const std::string prefix = h + "|n|";
+    ctx.state->Scan(Table::kTxHashIndex, prefix, [&](std::string_view k, std::string_view) {
+      txs_to_evaluate.push_back(TxKey(k.substr(prefix.size()), h));
+      return true;
+    });
+  }
+  if (!p.has_auth) {  // nothing else can be evaluated before the authorization arrives
+    for (const auto& tx : txs_to_evaluate) EvaluateTx(tx, ctx);
+    return;
+  }
   const std::string auth_key = p.AuthKey();
   const std::string claim_tx = p.settled ? TxKey(p.network, p.tx_hash) : std::string();
   const std::string fail_tx = p.failed && !p.fail_tx_hash.empty() ? TxKey(p.network, p.fail_tx_hash) : std::string();
 
   // 1. Transaction bookkeeping: settlement claims and failure references.
-  std::vector<std::string> txs_to_evaluate;
   if (!old_claim_tx.empty() && (old_claim_tx != claim_tx || old_claim_time != p.settle_ref.time)) {
     TxClaim old{old_claim_time, id};
     UpdateTxRefs(old_claim_tx, id, &old, false, false, ctx);
@@ -215,6 +257,7 @@ void Projections::ApplyTransfer(const Event& e, ApplyContext& ctx) {
   log->amount = e.amount;
   log->block_time = e.block_time;
   ctx.state->Put(Table::kTxs, tx_key, t.Encode());
+  ctx.state->Put(Table::kTxHashIndex, e.tx_hash + "|n|" + e.network, {});
   if (new_from) {
     // Index transfers by sender so a later wallet registration finds them.
     std::string ik = e.network + "|" + e.from + "|" + e.tx_hash;
@@ -266,9 +309,11 @@ void Projections::ApplyAuthorizationLog(const Event& e, ApplyContext& ctx) {
 }
 
 void Projections::ApplyWalletRegistered(const Event& e, ApplyContext& ctx) {
-  const std::string wk = e.subject + "|" + e.network + "|" + e.address;
-  if (ctx.state->Get(Table::kWallets, wk, &buf_)) return;
-  ctx.state->Put(Table::kWallets, wk, {});
+  const std::string wk = e.network + "|" + e.address;
+  std::vector<std::string> owners;
+  if (ctx.state->Get(Table::kWallets, wk, &buf_)) owners = DecodeStrings(buf_);
+  if (!InsertSorted(owners, e.subject)) return;
+  ctx.state->Put(Table::kWallets, wk, EncodeStrings(owners));
   // Transfers out of this address seen before the registration are re-examined.
   const std::string prefix = e.network + "|" + e.address + "|";
   std::vector<std::string> txs;
@@ -330,16 +375,21 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
 
   // Was the transfer made in a transaction a failed payment names?
   bool failed_tx_paid = false;
+  TimeMs failed_tx_paid_at{INT64_MAX};
   for (const auto& p : pays) {
     if (!p.rec.failed || p.rec.fail_tx_hash.empty()) continue;
     TxRecord t;
     if (!LoadTx(TxKey(p.rec.network, p.rec.fail_tx_hash), ctx, &t)) continue;
     for (const auto& l : t.logs) {
-      if (!l.obs.removed && l.from == p.rec.payer) failed_tx_paid = true;
+      if (!l.obs.removed && l.from == p.rec.payer) {
+        failed_tx_paid = true;
+        failed_tx_paid_at = std::min(failed_tx_paid_at, l.obs.ref.time);
+      }
     }
   }
 
   // Budget: each payment's contribution, and its per-transaction verdict.
+  TimerPlan timers;
   for (size_t i = 0; i < pays.size(); ++i) {
     PaymentRecord& p = pays[i].rec;
     Contribution want = Contribution::kNone;
@@ -361,14 +411,13 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
     const Amount before_a = p.contribution_amount;
     SetContribution(p, want, amount, ctx);
     EvaluatePerTransaction(pays[i].id, p, ctx);
-    if (want == Contribution::kReserved) {
-      ctx.schedule(TimeMs{p.valid_before * 1000}, TimerKind::kPaymentDeadline, auth_key);
-    }
+    timers.Want(TimeMs{p.valid_before * 1000}, TimerKind::kPaymentDeadline, want == Contribution::kReserved);
     if (p.open_mask != before || p.contribution != before_c || p.contribution_amount != before_a) {
       ctx.state->Put(Table::kPayments, pays[i].id, p.Encode());
     }
   }
-  if (!terminal && w < stale_at) ctx.schedule(stale_at, TimerKind::kAuthStale, auth_key);
+  timers.Want(stale_at, TimerKind::kAuthStale, !terminal && w < stale_at);
+  timers.Apply(ctx, auth_key);
 
   const std::string& agent = primary.agent;
   const std::string pid = pays[0].id;
@@ -432,9 +481,11 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
     }
     Reconcile(&a.open_mask, FindingKind::kAuthorizationNonceReuse, want, std::move(o), ctx.now, ctx);
   }
-  {  // recon.paid_but_failed
+  {  // recon.paid_but_failed: opens when both sides are known, at the later of the two
     const bool want = !any_settled && (any_failed || any_cancelled) && (chain_used || failed_tx_paid);
-    auto o = spec(Severity::kCritical, ctx.now);
+    TimeMs chain_at = chain_used ? a.used.ref.time : failed_tx_paid_at;
+    if (chain_used && failed_tx_paid) chain_at = std::min(chain_at, failed_tx_paid_at);
+    auto o = spec(Severity::kCritical, std::max(early_stop, chain_at));
     if (want) {
       const PaymentRecord* f = &primary;
       for (const auto& p : pays)
@@ -513,13 +564,14 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
       }
     }
   }
+  TimerPlan timers;
   // Payment-level: recon.missing_on_chain for the primary, never for duplicate claimants.
   for (size_t i = 0; i < claimants.size(); ++i) {
     PaymentRecord& p = claimants[i].second;
     const std::string& pid = claimants[i].first.payment_id;
     const TimeMs due = p.settle_ref.time.plus_seconds(cfg_->chain_grace_s);
     const bool want = i == 0 && matched < 0 && w >= due;
-    if (i == 0 && matched < 0 && w < due) ctx.schedule(due, TimerKind::kChainGrace, tx_key);
+    timers.Want(due, TimerKind::kChainGrace, i == 0 && matched < 0 && w < due);
     const uint32_t before = p.open_mask;
     FindingSink::Open o{FindingKind::kReconMissingOnChain, Severity::kCritical, p.agent, pid, due, {}, {}};
     if (want) {
@@ -542,6 +594,12 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
   // Is the transaction claimed (by a settlement, or by the AuthorizationUsed of a known
   // authorization)?
   bool claimed = !t.claims.empty();
+  if (!claimed) {
+    ctx.state->Scan(Table::kTxHashIndex, tx + "|c|", [&](std::string_view, std::string_view) {
+      claimed = true;
+      return false;
+    });
+  }
   for (size_t i = 0; !claimed && i < t.auth_used.size(); ++i) {
     AuthRecord a;
     claimed = LoadAuth(t.auth_used[i], ctx, &a) && !a.payment_ids.empty() && a.used_tx == tx;
@@ -629,7 +687,9 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
       if (live && l.obs.confirmations < required) {
         due = p0->settle_ref.time.plus_seconds(cfg_->confirmation_timeout_s);
         want = w >= due;
-        if (!want) ctx.schedule(due, TimerKind::kConfirmTimeout, tx_key);
+        timers.Want(due, TimerKind::kConfirmTimeout, !want);
+      } else if (is_match) {
+        timers.Want(p0->settle_ref.time.plus_seconds(cfg_->confirmation_timeout_s), TimerKind::kConfirmTimeout, false);
       }
       auto o = open(FindingKind::kReconUnconfirmed, Severity::kWarning, due);
       if (want) {
@@ -645,26 +705,30 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
     }
     {  // recon.unrecorded_transfer
       bool want = false;
+      std::string owner;
       const TimeMs due = l.block_time.plus_seconds(cfg_->chain_grace_s);
       if (!claimed && !l.obs.removed) {
-        if (w < due) {
-          ctx.schedule(due, TimerKind::kTransferGrace, tx_key);
-        } else {
-          want = ctx.state->Get(Table::kWallets, l.subject + "|" + network + "|" + l.from, &buf_);
+        timers.Want(due, TimerKind::kTransferGrace, w < due);
+        if (w >= due && ctx.state->Get(Table::kWallets, network + "|" + l.from, &buf_)) {
+          want = true;
+          owner = DecodeStrings(buf_).front();  // the wallet's owner, whoever reported the log
         }
+      } else {
+        timers.Want(due, TimerKind::kTransferGrace, false);
       }
       auto o = open(FindingKind::kReconUnrecordedTransfer, Severity::kCritical, due);
       if (want) {
-        o.agent = l.subject;
+        o.agent = owner;
         o.evidence = ev();
         o.evidence.emplace_back("block_time", FormatRfc3339(l.block_time));
-        o.message = Usdc(l.amount) + " left " + l.subject + "'s wallet " + ShortHex(l.from) + " on " + Net(network) +
+        o.message = Usdc(l.amount) + " left " + owner + "'s wallet " + ShortHex(l.from) + " on " + Net(network) +
                     " to " + ShortHex(l.to) + " (tx " + ShortHex(tx) +
                     ") with no payment in the ledger claiming it: possible key compromise";
       }
       Reconcile(&l.open_mask, FindingKind::kReconUnrecordedTransfer, want, std::move(o), ctx.now, ctx);
     }
   }
+  timers.Apply(ctx, tx_key);
   if (matched >= 0 && t.logs[matched].open_mask != 0 && claimants[0].second.match != kDiscrepant) {
     PaymentRecord& p = claimants[0].second;
     p.match = kDiscrepant;

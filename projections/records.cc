@@ -90,6 +90,7 @@ std::string PaymentRecord::Encode() const {
     w.Str(tx_hash);
     w.Bool(has_settled_amount);
     if (has_settled_amount) w.Amt(settled_amount);
+    w.Time(max_settle_time);
   }
   w.Bool(failed);
   if (failed) {
@@ -137,6 +138,7 @@ bool PaymentRecord::Decode(std::string_view bytes, PaymentRecord* p) {
     p->tx_hash = r.Str();
     p->has_settled_amount = r.Bool();
     if (p->has_settled_amount) p->settled_amount = r.Amt();
+    p->max_settle_time = r.Time();
   }
   p->failed = r.Bool();
   if (p->failed) {

@@ -64,6 +64,7 @@ struct PaymentRecord {
   std::string tx_hash;
   bool has_settled_amount = false;
   Amount settled_amount;
+  TimeMs max_settle_time;  // latest of all settlement events (vendor streaks cut at it)
   // Failure / cancellation facts (earliest wins; all failures counted).
   bool failed = false;
   EventRef fail_ref;
@@ -78,7 +79,8 @@ struct PaymentRecord {
   uint32_t open_mask = 0;  // bits: FindingKind values of payment-keyed findings that are open
   // Ledger versus chain, as last evaluated: kMatchNone (not settled, or no verdict yet),
   // kMatchPending (settled, transfer not seen, still within chain_grace), kMatched (a
-  // confirmed-enough transfer matches exactly), kDiscrepant (any recon finding on it).
+  // transfer from the payer is matched and no recon finding is open on it; it may still be
+  // gathering confirmations), kDiscrepant (a recon finding is open on it or its claim).
   uint8_t match = 0;
 
   Amount SettledAmount() const { return has_settled_amount ? settled_amount : amount; }

@@ -10,7 +10,7 @@ std::string_view TableName(Table t) {
     case Table::kBuckets: return "buckets";
     case Table::kAgentPayments: return "agent_payments";
     case Table::kAuths: return "auths";
-    case Table::kTransfers: return "transfers";
+    case Table::kTxHashIndex: return "tx_hash_index";
     case Table::kTxs: return "txs";
     case Table::kWallets: return "wallets";
     case Table::kWalletOut: return "wallet_out";
@@ -26,6 +26,7 @@ std::string_view TableName(Table t) {
 bool TableInDigest(Table t) {
   switch (t) {
     case Table::kAgentPayments:
+    case Table::kTxHashIndex:
     case Table::kWalletOut:
     case Table::kTimers:
     case Table::kFindings:  // open findings are digested separately (canonical fields only)

@@ -26,14 +26,14 @@ enum class Table : uint8_t {
   kBuckets,      // agent|D|YYYY-MM-DD, agent|M|YYYY-MM -> BucketRecord
   kAgentPayments,// agent|time|payment_id -> "" (index, for late limit changes)
   kAuths,        // network|asset|payer|nonce -> AuthRecord
-  kTransfers,    // network|tx_hash|log_index -> TransferRecord
+  kTxHashIndex,  // tx_hash|'n'|network, tx_hash|'c'|payment_id -> "" (settlements by bare hash)
   kTxs,          // network|tx_hash -> TxRecord (claims, logs in the tx)
-  kWallets,      // agent|network|address -> "" (registered wallets)
-  kWalletOut,    // agent|network|from|tx_hash|log_index -> "" (index: transfers out of an address)
+  kWallets,      // network|address -> sorted agents that registered it
+  kWalletOut,    // network|from|tx_hash -> "" (index: transactions with transfers out of an address)
   kBalances,     // network|address|asset -> BalanceRecord
   kVendors,      // vendor -> VendorRecord
   kFindings,     // kind|key -> Finding
-  kTimers,       // deadline(8, big-endian)|timer kind(1)|key -> ""
+  kTimers,       // deadline(8, big-endian)|timer kind(1)|key -> "" (engine/timer_index.h)
   kCount,
 };
 inline constexpr int kTableCount = static_cast<int>(Table::kCount);
@@ -90,8 +90,10 @@ struct ApplyContext {
   FindingSink* findings;
   TimeMs watermark;  // the shard's event-time clock after this event
   TimeMs now;        // time of the event being applied, or the deadline of the timer
-  // Schedules a re-evaluation of `key` once the watermark reaches `deadline`.
+  // Schedules a re-evaluation of `key` once the watermark reaches `deadline` (idempotent).
   std::function<void(TimeMs deadline, TimerKind kind, std::string_view key)> schedule;
+  // Cancels a scheduled timer that can no longer change anything (idempotent).
+  std::function<void(TimeMs deadline, TimerKind kind, std::string_view key)> unschedule;
 };
 
 }  // namespace x402

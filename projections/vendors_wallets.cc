@@ -50,9 +50,7 @@ void Projections::EvaluateVendor(const std::string& vendor, VendorRecord& v, App
   const bool want = streak >= cfg_->vendor_streak_warning;
   const Severity sev = streak >= cfg_->vendor_streak_critical ? Severity::kCritical : Severity::kWarning;
   if (!want && !(v.open_mask & 1)) return;
-  if (want && (v.open_mask & 1) && v.severity == static_cast<uint8_t>(sev) && v.open_agent == v.failures.back().agent) {
-    return;
-  }
+
   if (want) {
     const VendorFailure& last = v.failures.back();
     FindingSink::Open o{FindingKind::kVendorFailureStreak, sev, last.agent, vendor,

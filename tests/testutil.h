@@ -127,6 +127,95 @@ inline std::string LimitsSet(const std::string& agent, const std::string& id, co
   return Ev("budget.limits_set", id, time, agent, data);
 }
 
+// Chain and wallet events (EVENTS.md section 2). They come from an indexer, so their source
+// differs from the ledger's; ids only need to be unique per builder call.
+struct Transfer {
+  std::string agent = "builder_agent";
+  std::string time = "2025-11-17T10:01:00.000Z";
+  std::string network = "base";
+  std::string tx_hash = Hex64(0xF1);
+  uint64_t log_index = 0, block_number = 100, confirmations = 10;
+  std::string block_time = "2025-11-17T10:01:00.000Z";
+  std::string asset = kUsdc;
+  std::string from = Addr(0xA1), to = Addr(0xB2), amount = "1500000";
+  bool removed = false;
+};
+
+inline std::string ChainTransfer(const Transfer& t, const std::string& id) {
+  std::string d;
+  JsonWriter j(&d);
+  j.BeginObject().Field("network", t.network).Field("tx_hash", t.tx_hash);
+  j.Key("log_index").Uint(t.log_index);
+  j.Key("block_number").Uint(t.block_number);
+  j.Field("block_time", t.block_time)
+      .Field("asset", t.asset)
+      .Field("from", t.from)
+      .Field("to", t.to)
+      .Field("amount", t.amount);
+  j.Key("confirmations").Uint(t.confirmations);
+  j.Key("removed").Bool(t.removed);
+  j.EndObject();
+  return Ev("chain.transfer", id, t.time, t.agent, d, "test/chain");
+}
+
+// The EIP-3009 AuthorizationUsed / AuthorizationCanceled logs.
+struct AuthLog {
+  std::string agent = "builder_agent";
+  std::string time = "2025-11-17T10:01:00.000Z";
+  std::string network = "base";
+  std::string asset = kUsdc;
+  std::string authorizer = Addr(0xA1);
+  std::string nonce = Hex64(1);
+  std::string tx_hash = Hex64(0xF1);
+  uint64_t block_number = 100;
+  bool removed = false;
+};
+
+inline std::string AuthLogEvent(const std::string& type, const AuthLog& a, const std::string& id) {
+  std::string d;
+  JsonWriter j(&d);
+  j.BeginObject()
+      .Field("network", a.network)
+      .Field("asset", a.asset)
+      .Field("authorizer", a.authorizer)
+      .Field("nonce", a.nonce)
+      .Field("tx_hash", a.tx_hash);
+  j.Key("block_number").Uint(a.block_number);
+  j.Key("removed").Bool(a.removed);
+  j.EndObject();
+  return Ev(type, id, a.time, a.agent, d, "test/chain");
+}
+inline std::string AuthorizationUsed(const AuthLog& a, const std::string& id) {
+  return AuthLogEvent("chain.authorization_used", a, id);
+}
+inline std::string AuthorizationCanceled(const AuthLog& a, const std::string& id) {
+  return AuthLogEvent("chain.authorization_canceled", a, id);
+}
+
+inline std::string WalletRegistered(const std::string& agent, const std::string& id,
+                                    const std::string& time, const std::string& network,
+                                    const std::string& address) {
+  std::string d;
+  JsonWriter(&d).BeginObject().Field("network", network).Field("address", address).EndObject();
+  return Ev("wallet.registered", id, time, agent, d);
+}
+
+inline std::string WalletBalance(const std::string& agent, const std::string& id,
+                                 const std::string& time, const std::string& network,
+                                 const std::string& address, const std::string& balance,
+                                 uint64_t block_number, const std::string& asset = kUsdc) {
+  std::string d;
+  JsonWriter j(&d);
+  j.BeginObject()
+      .Field("network", network)
+      .Field("address", address)
+      .Field("asset", asset)
+      .Field("balance", balance);
+  j.Key("block_number").Uint(block_number);
+  j.EndObject();
+  return Ev("wallet.balance", id, time, agent, d, "test/chain");
+}
+
 // Drives a real Engine on a temporary store, one batch per Feed() call.
 class EngineHarness {
  public:

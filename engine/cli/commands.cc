@@ -247,9 +247,6 @@ int RunCommand(int argc, char** argv) {
   if (!bs) return Fail(bs.error(), 2);
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (f.Has("status") && !fs::exists(*dir + "/CURRENT", ec)) {
-    return Fail("x402rec run: --data-dir " + *dir + ": no state store there", 2);
-  }
   fs::create_directories(*dir, ec);
   if (ec) return Fail("x402rec run: --data-dir " + *dir + ": " + ec.message(), 2);
 

@@ -1,0 +1,49 @@
+// TimerIndex: the deadline-ordered timers of every shard (DESIGN.md principle 3), held in
+// memory and mirrored to the `timers` column family in the same WriteBatch as the state that
+// scheduled or fired them. A timer scheduled and fired (or cancelled) between two commits
+// never touches RocksDB. Keys are deadline (sortable big-endian u64) + timer kind + entity
+// key, so equal timers collapse into one. On open, the persisted timers are loaded back.
+//
+// Memory: one entry per pending timer; projections cancel timers that can no longer change
+// anything (a settled payment's expiry), so this holds only genuinely pending deadlines.
+// Thread-safety: not thread-safe; owned by the pipeline thread.
+#pragma once
+
+#include <rocksdb/write_batch.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/rocksdb_store.h"
+#include "projections/state.h"
+
+namespace x402 {
+
+class TimerIndex {
+ public:
+  explicit TimerIndex(RocksStore* store) : store_(store) {}
+  void Load();
+
+  static std::string Key(TimeMs deadline, TimerKind kind, std::string_view key);
+  void Schedule(uint32_t shard, std::string key);
+  void Cancel(uint32_t shard, const std::string& key);
+  // Removes and returns the earliest timer of `shard` due at or before `watermark`.
+  bool PopDue(uint32_t shard, TimeMs watermark, std::string* key);
+  // Writes the changes since the last flush into `batch`.
+  void Flush(rocksdb::WriteBatch* batch);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    bool persisted = false;
+  };
+  void Erase(uint32_t shard, std::map<std::string, Entry>::iterator it);
+  RocksStore* store_;
+  std::map<uint32_t, std::map<std::string, Entry>> shards_;
+  std::vector<std::string> deletes_;  // physical keys of persisted timers gone since the flush
+  std::vector<std::pair<uint32_t, std::string>> fresh_;  // scheduled since the flush
+};
+
+}  // namespace x402
