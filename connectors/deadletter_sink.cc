@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -52,6 +54,22 @@ std::string DeadLetterJson(const DeadLetter& d) {
 }
 
 Result<std::unique_ptr<FileDeadLetterSink>> FileDeadLetterSink::Open(const std::string& path) {
+  // A crash in the middle of a write can leave a partial last line: cut it off, so the file
+  // stays one JSON object per line (the batch it belonged to was not committed and will be
+  // dead-lettered again).
+  if (std::FILE* r = std::fopen(path.c_str(), "rbe")) {
+    std::string content;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, r)) > 0) content.append(buf, n);
+    std::fclose(r);
+    if (!content.empty() && content.back() != '\n') {
+      const size_t keep = content.rfind('\n') == std::string::npos ? 0 : content.rfind('\n') + 1;
+      if (::truncate(path.c_str(), static_cast<off_t>(keep)) != 0) {
+        return Err(path + ": cannot repair a partial last line: " + std::strerror(errno));
+      }
+    }
+  }
   std::FILE* f = std::fopen(path.c_str(), "ae");
   if (!f) return Err(path + ": cannot open dead-letter file: " + std::strerror(errno));
   auto s = std::make_unique<FileDeadLetterSink>();

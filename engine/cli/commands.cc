@@ -261,6 +261,7 @@ int RunCommand(int argc, char** argv) {
   eo.projections = settings.projections;
   eo.cache_entries = settings.cache_entries;
   eo.dead_letters = dls.get();
+  eo.store.read_only = f.Has("status");
   if (f.Has("status") && !fs::exists(eo.store.path + "/CURRENT", ec)) {
     return Fail("x402rec run: --data-dir " + *dir + ": no state store there", 2);
   }
