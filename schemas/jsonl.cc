@@ -12,8 +12,11 @@
 namespace x402 {
 
 namespace {
-constexpr size_t kBufBytes = 4 << 20;
-}
+// Small enough that the lines just read are still in the L2 cache when the caller decodes them
+// (a 4 MiB buffer measured ~6% slower end to end in tests/bench/decoder_bench), and large
+// enough that read() calls are rare. Never less than two maximal lines: see Open().
+constexpr size_t kBufBytes = 256 << 10;
+}  // namespace
 
 Result<std::unique_ptr<JsonlReader>> JsonlReader::Open(const std::string& path, uint64_t offset,
                                                        uint64_t line_no, size_t max_line_bytes) {
@@ -26,8 +29,9 @@ Result<std::unique_ptr<JsonlReader>> JsonlReader::Open(const std::string& path, 
   }
   if (offset > static_cast<uint64_t>(st.st_size)) {
     ::close(fd);
-    return Err(path + ": resume offset " + std::to_string(offset) + " is past the end of the file (" +
-               std::to_string(st.st_size) + " bytes): was the file replaced?");
+    return Err(path + ": resume offset " + std::to_string(offset) +
+               " is past the end of the file (" + std::to_string(st.st_size) +
+               " bytes): was the file replaced?");
   }
   if (::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0) {
     ::close(fd);
@@ -127,7 +131,8 @@ bool JsonlReader::Next(JsonlLine* line) {
     line->line_no = line_no_++;
     line->length = text_len;
     line->oversize = text_len > max_line_;
-    line->text = std::string_view(start, line->oversize ? std::min<size_t>(text_len, 1024) : text_len);
+    line->text =
+        std::string_view(start, line->oversize ? std::min<size_t>(text_len, 1024) : text_len);
     begin_ += consumed;
     pos_ += consumed;
     return true;

@@ -9,7 +9,7 @@ constexpr u128 kMax = ~u128(0);
 
 std::string Quote(std::string_view text) {
   std::string out = "\"";
-  for (char c : text.substr(0, 64)) out.push_back(c);
+  out.append(text.substr(0, 64));
   if (text.size() > 64) out += "…";
   out += "\"";
   return out;
@@ -52,46 +52,82 @@ Amount MulDiv(Amount a, uint64_t num, uint64_t den) {
   return Amount{(u128(q[1]) << 64) | q[2]};
 }
 
+bool TryParseAtomic(std::string_view text, Amount* out) {
+  if (text.empty() || text.size() > 38) return false;
+  // Up to 19 digits always fit in 64 bits: accumulate there, and go to 128 bits past that.
+  const size_t head = std::min<size_t>(text.size(), 19);
+  uint64_t lo = 0;
+  for (size_t i = 0; i < head; ++i) {
+    const unsigned d = static_cast<unsigned char>(text[i]) - unsigned{'0'};
+    if (d > 9) return false;
+    lo = lo * 10 + d;
+  }
+  u128 v = lo;
+  for (size_t i = head; i < text.size(); ++i) {
+    const unsigned d = static_cast<unsigned char>(text[i]) - unsigned{'0'};
+    if (d > 9) return false;
+    v = v * 10 + d;
+  }
+  out->v = v;
+  return true;
+}
+
 Result<Amount> ParseAtomic(std::string_view text, std::string_view field) {
-  const std::string f(field);
-  if (text.empty()) return Err(f + ": expected atomic-unit integer string, got \"\"");
-  if (text.size() > 38) {
-    bool digits = std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (digits) return Err(f + ": amount has " + std::to_string(text.size()) + " digits, at most 38 allowed");
-    return Err(f + ": expected atomic-unit integer string, got " + Quote(text));
+  Amount a;
+  if (TryParseAtomic(text, &a)) return a;
+  const bool digits =
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (text.size() > 38 && digits) {
+    return Err(std::string(field) + ": amount has " + std::to_string(text.size()) +
+               " digits, at most 38 allowed");
   }
+  return Err(std::string(field) + ": expected atomic-unit integer string, got " + Quote(text));
+}
+
+namespace {
+
+// A decimal USDC string split at its point; false if it is not one (any digit count).
+bool SplitUsdcDecimal(std::string_view text, std::string_view* whole, std::string_view* frac) {
+  if (text.empty()) return false;
+  size_t dot = text.find('.');
+  *whole = text.substr(0, dot);
+  *frac = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+  if (whole->empty()) return false;
+  if (dot != std::string_view::npos && frac->empty()) return false;
+  for (char c : *whole)
+    if (c < '0' || c > '9') return false;
+  for (char c : *frac)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+}  // namespace
+
+bool TryParseUsdcDecimal(std::string_view text, Amount* out) {
+  std::string_view whole, frac;
+  if (!SplitUsdcDecimal(text, &whole, &frac)) return false;
+  if (frac.size() > kUsdcDecimals || whole.size() > 32) return false;
   u128 v = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') {
-      return Err(f + ": expected atomic-unit integer string, got " + Quote(text));
-    }
-    v = v * 10 + u128(c - '0');
-  }
-  return Amount{v};
+  for (char c : whole) v = v * 10 + u128(c - '0');
+  for (size_t i = 0; i < kUsdcDecimals; ++i)
+    v = v * 10 + (i < frac.size() ? u128(frac[i] - '0') : 0);
+  out->v = v;
+  return true;
 }
 
 Result<Amount> ParseUsdcDecimal(std::string_view text, std::string_view field) {
-  const std::string f(field);
-  auto bad = [&]() { return Err(f + ": expected a decimal USDC string such as \"100.00\", got " + Quote(text)); };
-  if (text.empty()) return bad();
-  size_t dot = text.find('.');
-  std::string_view whole = text.substr(0, dot);
-  std::string_view frac = dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
-  if (whole.empty()) return bad();
-  if (dot != std::string_view::npos && frac.empty()) return bad();
-  for (char c : whole)
-    if (c < '0' || c > '9') return bad();
-  for (char c : frac)
-    if (c < '0' || c > '9') return bad();
+  Amount a;
+  if (TryParseUsdcDecimal(text, &a)) return a;
+  std::string_view whole, frac;
+  if (!SplitUsdcDecimal(text, &whole, &frac)) {
+    return Err(std::string(field) + ": expected a decimal USDC string such as \"100.00\", got " +
+               Quote(text));
+  }
   if (frac.size() > kUsdcDecimals) {
-    return Err(f + ": " + Quote(text) + " has " + std::to_string(frac.size()) +
+    return Err(std::string(field) + ": " + Quote(text) + " has " + std::to_string(frac.size()) +
                " decimals, USDC has at most 6");
   }
-  if (whole.size() > 32) return Err(f + ": " + Quote(text) + " is too large");
-  u128 v = 0;
-  for (char c : whole) v = v * 10 + u128(c - '0');
-  for (size_t i = 0; i < kUsdcDecimals; ++i) v = v * 10 + (i < frac.size() ? u128(frac[i] - '0') : 0);
-  return Amount{v};
+  return Err(std::string(field) + ": " + Quote(text) + " is too large");
 }
 
 std::string ToAtomicString(Amount a) {

@@ -44,6 +44,12 @@ Result<Amount> ParseAtomic(std::string_view text, std::string_view field);
 // 1..6 fraction digits. More than 6 decimals is an error, never a rounding.
 Result<Amount> ParseUsdcDecimal(std::string_view text, std::string_view field);
 
+// The same two parsers for hot paths (the event decoder): true and *out set when the matching
+// Parse* above would succeed with that value; false (*out unspecified) when it would fail, and
+// then Parse* gives the reason. No Result, no message, nothing allocated.
+[[nodiscard]] bool TryParseAtomic(std::string_view text, Amount* out);
+[[nodiscard]] bool TryParseUsdcDecimal(std::string_view text, Amount* out);
+
 // Plain decimal atomic units: "1500000".
 std::string ToAtomicString(Amount a);
 // Decimal USDC with at least 2 and at most 6 fraction digits, trailing zeros trimmed past

@@ -1,7 +1,13 @@
 #include "schemas/network.h"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 #include <utility>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace x402 {
 namespace {
@@ -37,8 +43,6 @@ constexpr std::array<NamedNetwork, 22> kNetworks = {{
     {"solana-devnet", "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1"},
 }};
 
-bool IsHex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
 bool IsBase58(char c) {
   return (c >= '1' && c <= '9') || (c >= 'A' && c <= 'H') || (c >= 'J' && c <= 'N') ||
          (c >= 'P' && c <= 'Z') || (c >= 'a' && c <= 'k') || (c >= 'm' && c <= 'z');
@@ -51,41 +55,95 @@ std::string Shown(std::string_view s) {
   return out + "\"";
 }
 
-Result<std::string> HexValue(std::string_view text, size_t hex_len, std::string_view field,
-                             const char* what) {
-  if (text.size() != hex_len + 2 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X')) {
-    return Err(std::string(field) + ": expected " + what + " (0x + " + std::to_string(hex_len) +
-               " hex), got " + Shown(text));
+// Checks that src[0..n) are hex digits and writes them lowercased to dst[0..n); false if any is
+// not. For a valid digit, b | 0x20 is its lowercase form ('0'..'9' already have that bit); the
+// checks are unsigned range tests, b - '0' <= 9 or (b | 0x20) - 'a' <= 5, which no byte >= 0x80
+// passes. Sixteen bytes at a time with SSE2 (every x86-64 has it), then eight in a 64-bit word:
+// there, for a byte b < 0x80, b + (0x80 - lo) has its top bit set iff b >= lo, with no carry into
+// the next byte; a byte >= 0x80 makes the value invalid anyway, so its carries don't matter.
+bool LowerHex(const char* src, size_t n, char* dst) {
+  size_t i = 0;
+  bool ok = true;
+#if defined(__SSE2__)
+  const __m128i k20 = _mm_set1_epi8(0x20), k0 = _mm_set1_epi8('0'), ka = _mm_set1_epi8('a');
+  const __m128i k9 = _mm_set1_epi8(9), k5 = _mm_set1_epi8(5);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    const __m128i l = _mm_or_si128(x, k20);
+    const __m128i d = _mm_sub_epi8(x, k0), a = _mm_sub_epi8(l, ka);
+    const __m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, k9), d);
+    const __m128i alpha = _mm_cmpeq_epi8(_mm_min_epu8(a, k5), a);
+    ok &= _mm_movemask_epi8(_mm_or_si128(digit, alpha)) == 0xFFFF;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), l);
   }
-  std::string out = "0x";
-  out.reserve(hex_len + 2);
-  for (size_t i = 2; i < text.size(); ++i) {
-    if (!IsHex(text[i])) {
-      return Err(std::string(field) + ": expected " + what + " (0x + " + std::to_string(hex_len) +
-                 " hex), got " + Shown(text));
-    }
-    out.push_back(Lower(text[i]));
+#endif
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  constexpr uint64_t kHigh = 0x80 * kOnes;
+  uint64_t bad = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x;
+    std::memcpy(&x, src + i, 8);
+    const uint64_t l = x | (0x20 * kOnes);
+    const uint64_t digit = (x + (0x80 - '0') * kOnes) & ~(x + (0x80 - '9' - 1) * kOnes);
+    const uint64_t alpha = (l + (0x80 - 'a') * kOnes) & ~(l + (0x80 - 'f' - 1) * kOnes);
+    bad |= (x | ~(digit | alpha)) & kHigh;
+    std::memcpy(dst + i, &l, 8);
   }
-  return out;
+  for (; i < n; ++i) {
+    const unsigned char c = static_cast<unsigned char>(src[i]);
+    const unsigned char l = c | 0x20;
+    bad |= !(static_cast<unsigned char>(c - '0') <= 9 || static_cast<unsigned char>(l - 'a') <= 5);
+    dst[i] = static_cast<char>(l);
+  }
+  return ok && bad == 0;
 }
 
-Result<std::string> Base58Value(std::string_view text, size_t min, size_t max, std::string_view field,
-                                const char* what) {
+Status HexError(std::string_view text, size_t hex_len, std::string_view field, const char* what) {
+  return Err(std::string(field) + ": expected " + what + " (0x + " + std::to_string(hex_len) +
+             " hex), got " + Shown(text));
+}
+
+// "0x" + hex_len hex digits (either case, "0X" too), written lowercased into *out.
+Status HexValueTo(std::string_view text, size_t hex_len, std::string_view field, const char* what,
+                  std::string* out) {
+  if (text.size() != hex_len + 2 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X')) {
+    return HexError(text, hex_len, field, what);
+  }
+  out->resize(hex_len + 2);
+  char* dst = out->data();
+  dst[0] = '0';
+  dst[1] = 'x';
+  if (!LowerHex(text.data() + 2, hex_len, dst + 2)) return HexError(text, hex_len, field, what);
+  return Status::Ok();
+}
+
+Status Base58ValueTo(std::string_view text, size_t min, size_t max, std::string_view field,
+                     const char* what, std::string* out) {
   bool ok = text.size() >= min && text.size() <= max;
   for (char c : text) ok = ok && IsBase58(c);
   if (!ok) return Err(std::string(field) + ": expected " + what + " (base58), got " + Shown(text));
-  return std::string(text);
+  out->assign(text);
+  return Status::Ok();
+}
+
+Result<std::string> ToResult(Status st, std::string value) {
+  if (!st.ok()) return Err(st.error());
+  return value;
 }
 
 }  // namespace
 
-Result<std::string> CanonicalNetwork(std::string_view text, std::string_view field) {
-  for (const auto& n : kNetworks) {
-    if (n.name == text) return std::string(n.caip2);
-  }
-  // CAIP-2: namespace [-a-z0-9]{3,8} ":" reference [-_a-zA-Z0-9]{1,32}
+Status CanonicalNetworkTo(std::string_view text, std::string_view field, std::string* out) {
   size_t colon = text.find(':');
-  if (colon != std::string_view::npos) {
+  if (colon == std::string_view::npos) {  // no name has a ':'
+    for (const auto& n : kNetworks) {
+      if (n.name == text) {
+        out->assign(n.caip2);
+        return Status::Ok();
+      }
+    }
+  } else {
+    // CAIP-2: namespace [-a-z0-9]{3,8} ":" reference [-_a-zA-Z0-9]{1,32}
     std::string_view ns = text.substr(0, colon), ref = text.substr(colon + 1);
     bool ok = ns.size() >= 3 && ns.size() <= 8 && !ref.empty() && ref.size() <= 32;
     for (char c : ns) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
@@ -97,13 +155,25 @@ Result<std::string> CanonicalNetwork(std::string_view text, std::string_view fie
       for (char c : ref) ok = ok && c >= '0' && c <= '9';
       ok = ok && ref[0] != '0';
     }
-    if (ok) return std::string(text);
+    if (ok) {
+      out->assign(text);
+      return Status::Ok();
+    }
   }
   return Err(std::string(field) + ": unknown network " + Shown(text) +
-             " (expected an x402 network name such as \"base\" or a CAIP-2 id such as \"eip155:8453\")");
+             " (expected an x402 network name such as \"base\" or a CAIP-2 id such as "
+             "\"eip155:8453\")");
 }
 
-bool IsSolana(std::string_view canonical_network) { return canonical_network.starts_with("solana:"); }
+Result<std::string> CanonicalNetwork(std::string_view text, std::string_view field) {
+  std::string out;
+  Status st = CanonicalNetworkTo(text, field, &out);
+  return ToResult(std::move(st), std::move(out));
+}
+
+bool IsSolana(std::string_view canonical_network) {
+  return canonical_network.starts_with("solana:");
+}
 
 std::string NetworkDisplayName(std::string_view canonical_network) {
   for (const auto& n : kNetworks) {
@@ -112,14 +182,28 @@ std::string NetworkDisplayName(std::string_view canonical_network) {
   return std::string(canonical_network);
 }
 
+Status CanonicalAddressTo(std::string_view text, bool solana, std::string_view field,
+                          std::string* out) {
+  if (solana) return Base58ValueTo(text, 32, 44, field, "address", out);
+  return HexValueTo(text, 40, field, "address", out);
+}
+
+Status CanonicalHash32To(std::string_view text, bool solana, std::string_view field,
+                         std::string* out) {
+  if (solana) return Base58ValueTo(text, 32, 88, field, "hash", out);
+  return HexValueTo(text, 64, field, "32-byte hex value", out);
+}
+
 Result<std::string> CanonicalAddress(std::string_view text, bool solana, std::string_view field) {
-  if (solana) return Base58Value(text, 32, 44, field, "address");
-  return HexValue(text, 40, field, "address");
+  std::string out;
+  Status st = CanonicalAddressTo(text, solana, field, &out);
+  return ToResult(std::move(st), std::move(out));
 }
 
 Result<std::string> CanonicalHash32(std::string_view text, bool solana, std::string_view field) {
-  if (solana) return Base58Value(text, 32, 88, field, "hash");
-  return HexValue(text, 64, field, "32-byte hex value");
+  std::string out;
+  Status st = CanonicalHash32To(text, solana, field, &out);
+  return ToResult(std::move(st), std::move(out));
 }
 
 }  // namespace x402

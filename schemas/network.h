@@ -22,4 +22,14 @@ Result<std::string> CanonicalAddress(std::string_view text, bool solana, std::st
 // A 32-byte hash / nonce (0x + 64 hex, lowercased) or, on Solana, a base58 value (32..88).
 Result<std::string> CanonicalHash32(std::string_view text, bool solana, std::string_view field);
 
+// The same three, writing the canonical form into `*out` (reusing its capacity, so a caller that
+// keeps its strings allocates nothing) and building a message only on error: the hot-path forms
+// the decoder uses. Errors are the same as above, byte for byte. On error `*out` is unspecified.
+// REQUIRES: `text` does not overlap `*out`.
+Status CanonicalNetworkTo(std::string_view text, std::string_view field, std::string* out);
+Status CanonicalAddressTo(std::string_view text, bool solana, std::string_view field,
+                          std::string* out);
+Status CanonicalHash32To(std::string_view text, bool solana, std::string_view field,
+                         std::string* out);
+
 }  // namespace x402

@@ -27,16 +27,16 @@ void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
 
 namespace {
 
-bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
-  if (pos + n > s.size()) return false;
+// The n digits at s[pos..), or -1 (also past the end).
+inline int Digits(std::string_view s, size_t pos, size_t n) {
+  if (pos + n > s.size()) return -1;
   int v = 0;
   for (size_t i = 0; i < n; ++i) {
-    char c = s[pos + i];
-    if (c < '0' || c > '9') return false;
-    v = v * 10 + (c - '0');
+    const unsigned d = static_cast<unsigned char>(s[pos + i]) - unsigned{'0'};
+    if (d > 9) return -1;
+    v = v * 10 + static_cast<int>(d);
   }
-  *out = v;
-  return true;
+  return v;
 }
 
 bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
@@ -48,25 +48,18 @@ unsigned DaysInMonth(int64_t y, unsigned m) {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-}  // namespace
-
-Result<TimeMs> ParseRfc3339(std::string_view s, std::string_view field) {
-  auto bad = [&](const char* why) {
-    std::string shown(s.substr(0, 64));
-    return Err(std::string(field) + ": expected RFC 3339 time (" + why + "), got \"" + shown + "\"");
-  };
-  int Y, M, D, h, mi, sec;
-  if (s.size() < 19) return bad("too short");
-  if (!Digits(s, 0, 4, &Y) || s[4] != '-' || !Digits(s, 5, 2, &M) || s[7] != '-' ||
-      !Digits(s, 8, 2, &D))
-    return bad("bad date");
-  if (s[10] != 'T' && s[10] != 't') return bad("missing 'T'");
-  if (!Digits(s, 11, 2, &h) || s[13] != ':' || !Digits(s, 14, 2, &mi) || s[16] != ':' ||
-      !Digits(s, 17, 2, &sec))
-    return bad("bad time of day");
+// The grammar, once: nullptr and *out set, or why `s` is not an RFC 3339 time.
+const char* ParseRfc3339Into(std::string_view s, TimeMs* out) {
+  if (s.size() < 19) return "too short";
+  const int Y = Digits(s, 0, 4), M = Digits(s, 5, 2), D = Digits(s, 8, 2);
+  if (Y < 0 || s[4] != '-' || M < 0 || s[7] != '-' || D < 0) return "bad date";
+  if (s[10] != 'T' && s[10] != 't') return "missing 'T'";
+  const int h = Digits(s, 11, 2), mi = Digits(s, 14, 2);
+  int sec = Digits(s, 17, 2);
+  if (h < 0 || s[13] != ':' || mi < 0 || s[16] != ':' || sec < 0) return "bad time of day";
   if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > static_cast<int>(DaysInMonth(Y, M)))
-    return bad("date out of range");
-  if (h > 23 || mi > 59 || sec > 60) return bad("time of day out of range");
+    return "date out of range";
+  if (h > 23 || mi > 59 || sec > 60) return "time of day out of range";
   if (sec == 60) sec = 59;  // leap second: clamp, event time has no leap seconds
   size_t pos = 19;
   int64_t millis = 0;
@@ -78,28 +71,45 @@ Result<TimeMs> ParseRfc3339(std::string_view s, std::string_view field) {
       ++pos;
     }
     size_t n = pos - start;
-    if (n == 0) return bad("empty fraction");
-    if (n > 9) return bad("fraction longer than nanoseconds");
+    if (n == 0) return "empty fraction";
+    if (n > 9) return "fraction longer than nanoseconds";
     for (size_t i = n; i < 3; ++i) millis *= 10;
   }
-  if (pos >= s.size()) return bad("missing 'Z' or offset");
+  if (pos >= s.size()) return "missing 'Z' or offset";
   int64_t offset_min = 0;
   if (s[pos] == 'Z' || s[pos] == 'z') {
     ++pos;
   } else if (s[pos] == '+' || s[pos] == '-') {
-    int oh, om;
-    if (!Digits(s, pos + 1, 2, &oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !Digits(s, pos + 4, 2, &om) || oh > 23 || om > 59)
-      return bad("bad offset");
+    const int oh = Digits(s, pos + 1, 2);
+    if (oh < 0 || pos + 3 >= s.size() || s[pos + 3] != ':') return "bad offset";
+    const int om = Digits(s, pos + 4, 2);
+    if (om < 0 || oh > 23 || om > 59) return "bad offset";
     offset_min = (oh * 60 + om) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
-    return bad("missing 'Z' or offset");
+    return "missing 'Z' or offset";
   }
-  if (pos != s.size()) return bad("trailing characters");
-  int64_t days = DaysFromCivil(Y, M, D);
+  if (pos != s.size()) return "trailing characters";
+  int64_t days = DaysFromCivil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D));
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-  return TimeMs{secs * 1000 + millis};
+  out->ms = secs * 1000 + millis;
+  return nullptr;
+}
+
+}  // namespace
+
+bool TryParseRfc3339(std::string_view text, TimeMs* out) {
+  return ParseRfc3339Into(text, out) == nullptr;
+}
+
+Result<TimeMs> ParseRfc3339(std::string_view s, std::string_view field) {
+  TimeMs t;
+  if (const char* why = ParseRfc3339Into(s, &t)) {
+    std::string shown(s.substr(0, 64));
+    return Err(std::string(field) + ": expected RFC 3339 time (" + why + "), got \"" + shown +
+               "\"");
+  }
+  return t;
 }
 
 std::string FormatRfc3339(TimeMs t) {
@@ -109,8 +119,8 @@ std::string FormatRfc3339(TimeMs t) {
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y), m,
-                d, static_cast<int>(rem / 3600000), static_cast<int>(rem / 60000 % 60),
+  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y),
+                m, d, static_cast<int>(rem / 3600000), static_cast<int>(rem / 60000 % 60),
                 static_cast<int>(rem / 1000 % 60), static_cast<int>(rem % 1000));
   return buf;
 }

@@ -25,6 +25,9 @@ inline constexpr TimeMs kTimeMin{INT64_MIN};
 // Parses RFC 3339 ("2025-11-17T10:00:00.123Z", "2025-11-17T12:00:00+02:00"). Lowercase 't'/'z'
 // are accepted as RFC 3339 allows. Years 1970..9999.
 Result<TimeMs> ParseRfc3339(std::string_view text, std::string_view field);
+// The same for hot paths (the event decoder): true and *out set exactly when ParseRfc3339
+// succeeds; on false, ParseRfc3339 gives the reason. No Result, no message.
+[[nodiscard]] bool TryParseRfc3339(std::string_view text, TimeMs* out);
 
 // "YYYY-MM-DDTHH:MM:SS.mmmZ".
 std::string FormatRfc3339(TimeMs t);

@@ -516,6 +516,56 @@ TEST_F(DecoderTest, TrailingWhitespaceAndCrlfAreAccepted) {
   Accept("\n  " + EventOf("x402.payment.settled"));
 }
 
+// The decoder reads strings and names without escapes in place and only unescapes the others:
+// an escape must be found wherever it is (the check works on 16 or 32 bytes at a time).
+TEST_F(DecoderTest, EscapesAreFoundAndDecodedAnywhereInAString) {
+  for (size_t len = 1; len <= 70; ++len) {
+    for (size_t pos : {size_t{0}, len / 2, len - 1}) {
+      std::string raw(len, 'a'), expected(len, 'a');
+      raw.replace(pos, 1, "\\u0062");
+      expected[pos] = 'b';
+      Event e = Accept(EventWithData("x402.payment.settled", "payment_id", Q(raw)));
+      ASSERT_EQ(e.payment_id, expected) << "length " << len << ", escape at " << pos;
+    }
+  }
+  Event e = Accept(EventWithData("x402.payment.failed", "reason", Q("a \\\"quoted\\\" \\\\")));
+  EXPECT_EQ(e.reason, "a \"quoted\" \\");
+}
+
+TEST_F(DecoderTest, EscapedNamesAndValuesMeanWhatTheyUnescapeTo) {
+  Fields envelope = Envelope("x402.payment.authorized");
+  envelope[1].first = "\\u0069d";  // "id"
+  Fields data = TypeNamed("x402.payment.authorized").data;
+  data[0].first = "p\\u0061yment_id";
+  data[4].second = Q("0x\\u0038" + kUsdcBase.substr(3));  // an address with an escaped digit
+  std::string json = ObjectJson(With(envelope, "d\\u0061ta", ObjectJson(data)));
+  Event e = Accept(json);
+  EXPECT_EQ(e.id, "01JD3W6Q1V7M1X9Q8S2A4B5C6D");
+  EXPECT_EQ(e.payment_id, "pay_7f3c2a91");
+  EXPECT_EQ(e.asset, kUsdcBaseLower);
+  // Names are compared after unescaping, so an escaped duplicate is still a duplicate.
+  EXPECT_EQ(Reject(EventOf("x402.payment.settled",
+                           With(TypeNamed("x402.payment.settled").data, "tx_h\\u0061sh", Q(kTx)))),
+            "data.tx_hash: duplicate field");
+}
+
+// Names are found fastest in compact JSON ("name":value); whitespace around ':' is JSON too.
+TEST_F(DecoderTest, WhitespaceAroundColonsIsAccepted) {
+  Event e = Accept(EventOf("x402.payment.settled").replace(1, 0, "\"x\" :  1, "));
+  EXPECT_EQ(e.payment_id, "pay_7f3c2a91");
+  const std::string registered = EventOf("x402.wallet.registered");
+  std::string loose;
+  bool in_string = false;
+  for (size_t i = 0; i < registered.size(); ++i) {
+    const char c = registered[i];
+    if (c == '"') in_string = !in_string;
+    loose += (!in_string && c == ':') ? std::string("\t:\n ") : std::string(1, c);
+  }
+  Event r = Accept(loose);
+  EXPECT_EQ(r.address, kPayerLower);
+  EXPECT_EQ(r.subject, "builder_agent");
+}
+
 // --- Envelope rejections -----------------------------------------------------------------
 
 TEST_F(DecoderTest, EachMissingEnvelopeAttributeIsNamed) {
@@ -686,6 +736,20 @@ TEST_F(DecoderTest, TrailingContentAfterTheObjectIsRejected) {
   EXPECT_EQ(Reject(json + json), "event: trailing content after the JSON object");
   EXPECT_EQ(Reject(json + "}"), "event: trailing content after the JSON object");
   EXPECT_EQ(Reject(json + " x").rfind("event: not JSON (", 0), 0u);
+}
+
+// A value followed by ':' instead of ',' is malformed, wherever it is: it must not be read as
+// the next field's name.
+TEST_F(DecoderTest, ValueFollowedByAColonIsMalformed) {
+  std::string envelope = EventOf("x402.payment.settled");
+  envelope.replace(envelope.find("\",\"source\""), 2, "\":");
+  EXPECT_EQ(Reject(envelope), "event: not JSON (malformed object)");
+  std::string data = EventOf("x402.payment.settled");
+  data.replace(data.find("\",\"tx_hash\""), 2, "\":");
+  EXPECT_EQ(Reject(data), "data: invalid JSON");
+  std::string number = EventOf("x402.chain.transfer");
+  number.replace(number.find(",\"block_number\""), 1, ":");
+  EXPECT_EQ(Reject(number), "data: invalid JSON");
 }
 
 // --- Data rejections ---------------------------------------------------------------------

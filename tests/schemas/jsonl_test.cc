@@ -253,7 +253,7 @@ TEST_F(JsonlReaderTest, LineExactlyAtTheLimitIsNotOversize) {
 }
 
 TEST_F(JsonlReaderTest, LineLongerThanTheReadBufferIsSkippedWithExactOffsets) {
-  // The reader buffers 4 MiB; a 9 MiB line has to be drained chunk by chunk.
+  // The reader buffers far less than 9 MiB: such a line has to be drained chunk by chunk.
   const size_t big = 9u << 20;
   std::string content = EventLine("p1") + "\n";
   const uint64_t big_offset = content.size();

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace x402 {
 namespace {
@@ -274,6 +275,53 @@ TEST(ToUsdcStringTest, RoundTripsThroughParseUsdcDecimal) {
 TEST(ToUsdcDoubleForMetricsTest, ApproximatesForMetricsOnly) {
   EXPECT_DOUBLE_EQ(ToUsdcDoubleForMetrics(Amount{1'500'000}), 1.5);
   EXPECT_DOUBLE_EQ(ToUsdcDoubleForMetrics(Amount{0}), 0.0);
+}
+
+// The allocation-free parsers the decoder uses must accept exactly what the Result forms accept,
+// with the same value: one grammar, two entry points.
+TEST(TryParseTest, AgreesWithTheResultForms) {
+  std::vector<std::string> inputs = {std::string(38, '9'), std::string(39, '0'),
+                                     std::string(32, '9') + ".999999", std::string(33, '9')};
+  inputs.push_back(std::string("1").append(38, '0'));
+  inputs.push_back(std::string(100, '1').append("x"));
+  for (const char* text :
+       {"",       "0",   "7",  "1500000",  "000123",    "-1",    "+1",
+        "1.5",    "1e6", " 1", "1 ",       "0x10",      "NaN",   "12345678901234567890",
+        "100.00", ".5",  "5.", "0.000001", "0.0000001", "007.25"}) {
+    inputs.push_back(text);
+  }
+  for (size_t n = 17; n <= 21; ++n) {
+    inputs.push_back(std::string(n, '9'));
+    std::string one_then_zeros(n, '0');
+    one_then_zeros[0] = '1';
+    inputs.push_back(one_then_zeros);
+    inputs.push_back(std::string(n - 1, '9').append("a"));
+  }
+  for (const std::string& text : inputs) {
+    Amount a{12345};
+    auto r = ParseAtomic(text, "data.amount");
+    ASSERT_EQ(TryParseAtomic(text, &a), r.ok()) << text;
+    if (r.ok()) {
+      EXPECT_EQ(a, *r) << text;
+    }
+    Amount u{12345};
+    auto d = ParseUsdcDecimal(text, "data.daily_limit");
+    ASSERT_EQ(TryParseUsdcDecimal(text, &u), d.ok()) << text;
+    if (d.ok()) {
+      EXPECT_EQ(u, *d) << text;
+    }
+  }
+}
+
+TEST(TryParseTest, TwentyDigitsAreExact) {
+  Amount a;
+  ASSERT_TRUE(TryParseAtomic("18446744073709551616", &a));  // 2^64: past 64 bits
+  EXPECT_EQ(a.v, u128(1) << 64);
+  ASSERT_TRUE(TryParseAtomic("99999999999999999999", &a));
+  EXPECT_EQ(Str(a.v), "99999999999999999999");
+  ASSERT_TRUE(TryParseAtomic(Str(ThirtyEightNines()), &a));
+  EXPECT_EQ(a.v, ThirtyEightNines());
+  EXPECT_FALSE(TryParseAtomic(std::string(39, '9'), &a));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace x402 {
 namespace {
@@ -202,6 +203,99 @@ TEST(CanonicalHash32Test, SolanaValueOutsideBase58OrLengthIsRejected) {
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.error(), "data.tx_hash: expected hash (base58), got \"" + bad + "\"");
   }
+}
+
+// --- The *To forms (in place, for the decoder) -------------------------------------------
+
+// Every input through both forms: the same verdict, the same canonical value, the same reason.
+TEST(CanonicalToFormsTest, AgreeWithTheResultFormsOnValidAndInvalidInput) {
+  const std::vector<std::string> networks = {
+      "base",   "solana", "eip155:8453",  "cosmos:cosmoshub-4",
+      "",       "Base",   "eip155:08453", "solana:" + std::string(33, 'a'),
+      "bitcoin"};
+  for (const std::string& n : networks) {
+    auto r = CanonicalNetwork(n, "data.network");
+    std::string out = "leftover from an earlier event";
+    Status st = CanonicalNetworkTo(n, "data.network", &out);
+    ASSERT_EQ(st.ok(), r.ok()) << n;
+    if (r.ok()) {
+      EXPECT_EQ(out, *r) << n;
+    } else {
+      EXPECT_EQ(st.error(), r.error()) << n;
+    }
+  }
+  const std::vector<std::string> values = {kEvmAddress,
+                                           kEvmAddressLower,
+                                           "0X833589FCD6EDB6E08F4C7C32D4F71B54BDA02913",
+                                           kSolanaMint,
+                                           kSolanaSignature,
+                                           "0x" + std::string(64, 'F'),
+                                           "0x" + std::string(63, 'a') + "g",
+                                           "",
+                                           "0x",
+                                           std::string(150, 'z'),
+                                           kEvmAddress.substr(0, 41) + "\xff",
+                                           std::string(32, '1')};
+  for (const std::string& v : values) {
+    for (bool solana : {false, true}) {
+      auto a = CanonicalAddress(v, solana, "data.payer");
+      std::string out = "leftover";
+      Status st = CanonicalAddressTo(v, solana, "data.payer", &out);
+      ASSERT_EQ(st.ok(), a.ok()) << v << " solana=" << solana;
+      if (a.ok()) {
+        EXPECT_EQ(out, *a) << v;
+      } else {
+        EXPECT_EQ(st.error(), a.error()) << v;
+      }
+      auto h = CanonicalHash32(v, solana, "data.nonce");
+      st = CanonicalHash32To(v, solana, "data.nonce", &out);
+      ASSERT_EQ(st.ok(), h.ok()) << v << " solana=" << solana;
+      if (h.ok()) {
+        EXPECT_EQ(out, *h) << v;
+      } else {
+        EXPECT_EQ(st.error(), h.error()) << v;
+      }
+    }
+  }
+}
+
+// The hex check works on 16 and 8 bytes at a time, then byte by byte: put every byte value at
+// every position of an address and of a hash, and compare with the plain definition.
+TEST(CanonicalToFormsTest, EveryByteAtEveryPositionIsCheckedAndLowercased) {
+  auto is_hex = [](int c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  };
+  std::string out;
+  for (size_t hex_len : {size_t{40}, size_t{64}}) {
+    const std::string base = "0x" + std::string(hex_len, 'A');
+    for (size_t pos = 2; pos < base.size(); ++pos) {
+      for (int c = 0; c < 256; ++c) {
+        std::string text = base;
+        text[pos] = static_cast<char>(c);
+        Status st = hex_len == 40 ? CanonicalAddressTo(text, false, "f", &out)
+                                  : CanonicalHash32To(text, false, "f", &out);
+        ASSERT_EQ(st.ok(), is_hex(c)) << "byte " << c << " at " << pos << " of " << hex_len;
+        if (!st.ok()) continue;
+        std::string expected = "0x" + std::string(hex_len, 'a');
+        expected[pos] = static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+        ASSERT_EQ(out, expected);
+      }
+    }
+  }
+}
+
+// The decoder keeps one Event and refills it: canonical values go into its strings without
+// giving up their buffers.
+TEST(CanonicalToFormsTest, OutputStringKeepsItsBuffer) {
+  std::string out;
+  out.reserve(128);
+  const char* buffer = out.data();
+  ASSERT_TRUE(CanonicalAddressTo(kEvmAddress, false, "a", &out).ok());
+  ASSERT_TRUE(CanonicalHash32To("0x" + std::string(64, 'B'), false, "h", &out).ok());
+  ASSERT_TRUE(CanonicalHash32To(kSolanaSignature, true, "h", &out).ok());
+  ASSERT_TRUE(CanonicalNetworkTo("solana-devnet", "n", &out).ok());
+  EXPECT_EQ(out, "solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1");
+  EXPECT_EQ(out.data(), buffer);
 }
 
 }  // namespace
