@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "connectors/kafka_producer.h"
 #include "schemas/json_writer.h"
 
 namespace x402 {
@@ -94,6 +95,25 @@ Status FileDeadLetterSink::Flush() {
   }
   buf_.clear();
   return Status::Ok();
+}
+
+void KafkaDeadLetterSink::Write(const SourceRecord& rec, std::string_view reason) {
+  ++count_;
+  KafkaHeaders h = {{"x402-source-topic", std::string(rec.origin)},
+                    {"x402-source-partition", std::to_string(rec.index)},
+                    {"x402-source-offset", std::to_string(rec.offset)},
+                    {"x402-reason", std::string(reason)}};
+  Status st = producer_->Produce(topic_, "", rec.bytes, h);
+  if (!st.ok() && error_.empty()) error_ = st.error();
+}
+
+Status KafkaDeadLetterSink::Flush() {
+  if (!error_.empty()) {
+    std::string e = error_;
+    error_.clear();
+    return Err(e);
+  }
+  return producer_->Flush(30000);
 }
 
 void MemoryDeadLetterSink::Write(const SourceRecord& rec, std::string_view reason) {

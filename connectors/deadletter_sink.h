@@ -20,9 +20,9 @@ namespace x402 {
 struct DeadLetter {
   std::string origin;
   bool is_file = true;
-  uint64_t index = 0;   // line number or partition
-  uint64_t offset = 0;  // byte offset or message offset
-  std::string original; // possibly truncated for oversize records
+  uint64_t index = 0;    // line number or partition
+  uint64_t offset = 0;   // byte offset or message offset
+  std::string original;  // possibly truncated for oversize records
   std::string reason;
 };
 
@@ -60,6 +60,23 @@ class MemoryDeadLetterSink final : public DeadLetterSink {
  private:
   size_t keep_;
   std::vector<DeadLetter> kept_;
+  uint64_t count_ = 0;
+};
+
+// Produces dead letters to a Kafka topic (default x402.deadletter): the value is the original
+// bytes, headers carry the source topic/partition/offset and the reason.
+class KafkaDeadLetterSink final : public DeadLetterSink {
+ public:
+  KafkaDeadLetterSink(class KafkaProducer* producer, std::string topic)
+      : producer_(producer), topic_(std::move(topic)) {}
+  void Write(const SourceRecord& rec, std::string_view reason) override;
+  Status Flush() override;
+  uint64_t count() const { return count_; }
+
+ private:
+  class KafkaProducer* producer_;
+  std::string topic_;
+  std::string error_;
   uint64_t count_ = 0;
 };
 

@@ -13,13 +13,13 @@
 namespace x402 {
 
 struct SourceRecord {
-  uint32_t shard = 0;        // state partition (Kafka partition; 0 for files)
-  std::string_view bytes;    // the event; EventDecoder::kPadding readable bytes follow it
-  bool oversize = false;     // longer than the event size limit (bytes holds its head)
-  uint64_t length = 0;       // full length of the record in bytes
-  std::string_view origin;   // file path or topic name
-  uint64_t index = 0;        // file: line number; Kafka: partition
-  uint64_t offset = 0;       // file: byte offset; Kafka: message offset
+  uint32_t shard = 0;       // state partition (Kafka partition; 0 for files)
+  std::string_view bytes;   // the event; EventDecoder::kPadding readable bytes follow it
+  bool oversize = false;    // longer than the event size limit (bytes holds its head)
+  uint64_t length = 0;      // full length of the record in bytes
+  std::string_view origin;  // file path or topic name
+  uint64_t index = 0;       // file: line number; Kafka: partition
+  uint64_t offset = 0;      // file: byte offset; Kafka: message offset
   bool is_file = true;
 };
 

@@ -28,17 +28,20 @@ struct GeneratorOptions {
   TimeMs start = TimeMs{1763337600000};  // 2025-11-17T00:00:00Z
   uint32_t vendors = 20;
   double payments_per_second = 0;  // across all agents, in event time; 0: 0.05 per agent
-  double anomalies = 0;             // fraction of payments that carry an injected anomaly
-  double bad_lines = 0;             // fraction of lines followed by a malformed line
+  double anomalies = 0;            // fraction of payments that carry an injected anomaly
+  double bad_lines = 0;            // fraction of lines followed by a malformed line
 };
 
 struct TruthFinding {
   std::string kind, key, severity;
-  bool operator<(const TruthFinding& o) const { return kind != o.kind ? kind < o.kind : key < o.key; }
+  bool operator<(const TruthFinding& o) const {
+    return kind != o.kind ? kind < o.kind : key < o.key;
+  }
 };
 
 struct GeneratorStats {
-  uint64_t events = 0, bad_lines = 0, payments = 0, settled = 0, failed = 0, cancelled = 0, anomalies = 0;
+  uint64_t events = 0, bad_lines = 0, payments = 0, settled = 0, failed = 0, cancelled = 0,
+           anomalies = 0;
   TimeMs first, last;
   std::vector<TruthFinding> truth;  // open findings as of `last`, sorted
   std::string TruthJson() const;
@@ -46,8 +49,9 @@ struct GeneratorStats {
 
 // Calls `emit(subject, line)` for each line (no trailing newline). Malformed lines have an
 // empty subject.
-GeneratorStats Generate(const GeneratorOptions& opts,
-                        const std::function<void(std::string_view subject, std::string_view line)>& emit);
+GeneratorStats Generate(
+    const GeneratorOptions& opts,
+    const std::function<void(std::string_view subject, std::string_view line)>& emit);
 
 // Writes the stream to `path` as JSONL, and the ground truth to `truth_path` if not empty.
 Result<GeneratorStats> GenerateToFile(const GeneratorOptions& opts, const std::string& path,

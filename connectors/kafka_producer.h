@@ -1,0 +1,47 @@
+// KafkaProducer: a thin librdkafka producer for generated events, dead letters and alerts.
+// Idempotent by default (enable.idempotence=true, acks=all). Properties are passed to
+// librdkafka verbatim, so SASL/TLS setups work as Kafka users expect. Flush() waits for
+// every delivery report and returns the first failure: callers delete what they produced
+// (an outbox entry) only after a successful Flush.
+// Thread-safety: Produce/Flush from one thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "schemas/result.h"
+
+namespace x402 {
+
+using KafkaProps = std::map<std::string, std::string>;
+using KafkaHeaders = std::vector<std::pair<std::string, std::string>>;
+
+class KafkaProducer {
+ public:
+  static Result<std::unique_ptr<KafkaProducer>> Open(const KafkaProps& props);
+  ~KafkaProducer();
+
+  // Enqueues one message (copied). partition -1: by key.
+  Status Produce(const std::string& topic, std::string_view key, std::string_view value,
+                 const KafkaHeaders& headers = {}, int32_t partition = -1);
+  // Waits up to timeout_ms for all outstanding deliveries; error if any failed or timed out.
+  Status Flush(int timeout_ms);
+  uint64_t delivered() const { return delivered_; }
+  void* handle() { return rk_; }
+
+ private:
+  KafkaProducer() = default;
+  static void OnDelivery(void* rk, const void* msg, void* opaque);
+  void* rk_ = nullptr;
+  uint64_t delivered_ = 0;
+  std::string first_error_;
+};
+
+// Applies `props` to a librdkafka conf; error names the property.
+Status ApplyKafkaProps(void* conf, const KafkaProps& props);
+
+}  // namespace x402

@@ -1,0 +1,259 @@
+#include "connectors/kafka_source.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+
+#include "schemas/decoder.h"
+
+namespace x402 {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void RebalanceCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  static_cast<KafkaSource*>(opaque)->OnRebalance(err, parts);
+}
+
+}  // namespace
+
+std::string KafkaSource::PositionKey(const std::string& topic, int32_t partition) {
+  return "pos|kafka|" + topic + "|" + std::to_string(partition);
+}
+
+int KafkaSource::TopicIndex(const std::string& topic) const {
+  for (size_t i = 0; i < o_.topics.size(); ++i)
+    if (o_.topics[i] == topic) return static_cast<int>(i);
+  return -1;
+}
+
+KafkaSource::Part* KafkaSource::FindPart(const std::string& topic, int32_t partition) {
+  auto it = assignment_.find({topic, partition});
+  return it == assignment_.end() ? nullptr : &it->second;
+}
+
+Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(KafkaSourceOptions opts) {
+  std::unique_ptr<KafkaSource> s(new KafkaSource());
+  s->o_ = std::move(opts);
+  if (s->o_.topics.empty()) return Err("kafka: no topics to consume");
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  KafkaProps all = {{"enable.auto.commit", "false"},
+                    {"enable.auto.offset.store", "false"},
+                    {"auto.offset.reset", "earliest"},
+                    {"enable.partition.eof", "false"},
+                    {"group.id", "x402rec"}};
+  if (s->o_.scan) all["group.id"] = "x402rec-replay";  // required by librdkafka; never joined
+  for (const auto& [k, v] : s->o_.props) all[k] = v;
+  if (Status st = ApplyKafkaProps(conf, all); !st.ok()) {
+    rd_kafka_conf_destroy(conf);
+    return Err(st.error());
+  }
+  rd_kafka_conf_set_opaque(conf, s.get());
+  if (!s->o_.scan) rd_kafka_conf_set_rebalance_cb(conf, RebalanceCb);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return Err(std::string("kafka consumer: ") + err);
+  }
+  s->rk_ = rk;
+  rd_kafka_poll_set_consumer(rk);
+  if (!s->o_.scan) {
+    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(s->o_.topics.size()));
+    for (const auto& t : s->o_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) return Err(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
+    return s;
+  }
+  // Scan mode: every partition from its beginning to its end now (or --until-offset).
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(8);
+  for (size_t ti = 0; ti < s->o_.topics.size(); ++ti) {
+    const std::string& topic = s->o_.topics[ti];
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+    rd_kafka_topic_destroy(rkt);
+    if (e || md->topic_cnt != 1 || md->topics[0].err) {
+      if (md) rd_kafka_metadata_destroy(md);
+      rd_kafka_topic_partition_list_destroy(list);
+      return Err("kafka: cannot read topic " + topic + ": " + rd_kafka_err2str(e ? e : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+    }
+    for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
+      const int32_t p = md->topics[0].partitions[i].id;
+      int64_t lo = 0, hi = 0;
+      e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), p, &lo, &hi, 10000);
+      if (e) {
+        rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_partition_list_destroy(list);
+        return Err("kafka: watermarks of " + topic + "/" + std::to_string(p) + ": " + rd_kafka_err2str(e));
+      }
+      if (s->o_.until_offset) hi = std::min(hi, *s->o_.until_offset);
+      if (hi <= lo) continue;
+      Part part{topic, p, Shard(ti, p), lo, hi, false};
+      s->assignment_[{topic, p}] = part;
+      rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = lo;
+    }
+    rd_kafka_metadata_destroy(md);
+  }
+  rd_kafka_resp_err_t e = rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (e) return Err(std::string("kafka assign: ") + rd_kafka_err2str(e));
+  return s;
+}
+
+KafkaSource::~KafkaSource() {
+  if (rk_) {
+    auto* rk = static_cast<rd_kafka_t*>(rk_);
+    if (!o_.scan) rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+  }
+}
+
+void KafkaSource::Assign(void* plist) {
+  auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(plist);
+  auto* rk = static_cast<rd_kafka_t*>(rk_);
+  for (int i = 0; i < parts->cnt; ++i) {
+    rd_kafka_topic_partition_t& tp = parts->elems[i];
+    const int ti = TopicIndex(tp.topic);
+    if (ti < 0) continue;
+    const uint32_t shard = Shard(static_cast<size_t>(ti), tp.partition);
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_query_watermark_offsets(rk, tp.topic, tp.partition, &lo, &hi, 10000)) lo = hi = 0;
+    std::optional<int64_t> stored = o_.stored_offset ? o_.stored_offset(tp.topic, tp.partition) : std::nullopt;
+    if (stored && *stored > hi) {
+      // The broker no longer has what we consumed (e.g. a restarted dev broker): the topic
+      // is the event store, so rebuild this partition's state from what it has now.
+      if (o_.reset_shard) o_.reset_shard(shard);
+      stored.reset();
+    }
+    const int64_t next = stored ? *stored : lo;
+    tp.offset = stored ? *stored : RD_KAFKA_OFFSET_BEGINNING;
+    assignment_[{tp.topic, tp.partition}] = Part{tp.topic, tp.partition, shard, next, hi, false};
+  }
+  rd_kafka_assign(rk, parts);
+}
+
+void KafkaSource::OnRebalance(int err, void* parts) {
+  auto* rk = static_cast<rd_kafka_t*>(rk_);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    Assign(parts);
+  } else {
+    // Revoked: everything returned so far was committed by the engine before this poll;
+    // records collected in the current poll for these partitions are dropped (NextBatch
+    // re-checks the assignment), so the new owner starts exactly at our stored offset.
+    auto* list = static_cast<rd_kafka_topic_partition_list_t*>(parts);
+    for (int i = 0; i < list->cnt; ++i) assignment_.erase({list->elems[i].topic, list->elems[i].partition});
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
+  out->clear();
+  arena_.clear();
+  for (auto& [k, p] : assignment_) p.touched = false;
+  if (o_.scan && CaughtUp()) return false;
+  auto* rk = static_cast<rd_kafka_t*>(rk_);
+  struct Pending {
+    size_t off, len;
+    std::string topic;
+    int32_t partition;
+    int64_t offset;
+  };
+  std::vector<Pending> pending;
+  const int64_t deadline = NowMs() + o_.max_wait_ms;
+  while (pending.size() < max) {
+    const int64_t left = deadline - NowMs();
+    if (left <= 0) break;
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, static_cast<int>(left));
+    if (!m) continue;
+    if (m->err) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) error_ = rd_kafka_message_errstr(m);
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    const char* topic = rd_kafka_topic_name(m->rkt);
+    Part* part = FindPart(topic, m->partition);
+    if (!part || m->offset < part->next || (o_.scan && m->offset >= part->end_at_start)) {
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    pending.push_back(Pending{arena_.size(), m->len, topic, m->partition, m->offset});
+    arena_.append(static_cast<const char*>(m->payload), m->len);
+    arena_.append(EventDecoder::kPadding, ' ');
+    part->next = m->offset + 1;
+    part->touched = true;
+    rd_kafka_message_destroy(m);
+    if (o_.scan && CaughtUp()) break;
+  }
+  for (const auto& p : pending) {
+    const Part* part = FindPart(p.topic, p.partition);
+    if (!part) continue;  // revoked during this poll
+    SourceRecord r;
+    r.shard = part->shard;
+    r.bytes = std::string_view(arena_.data() + p.off, p.len);
+    r.length = p.len;
+    r.oversize = p.len > kMaxEventBytes;
+    if (r.oversize) r.bytes = r.bytes.substr(0, 1024);
+    r.origin = part->topic;
+    r.index = static_cast<uint64_t>(p.partition);
+    r.offset = static_cast<uint64_t>(p.offset);
+    r.is_file = false;
+    out->push_back(r);
+  }
+  return true;
+}
+
+Positions KafkaSource::CurrentPositions() const {
+  Positions out;
+  for (const auto& [k, p] : assignment_) {
+    if (p.touched) out.emplace_back(PositionKey(p.topic, p.partition), std::to_string(p.next));
+  }
+  return out;
+}
+
+void KafkaSource::CommitAsync() {
+  if (o_.scan || assignment_.empty()) return;
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(assignment_.size()));
+  for (const auto& [k, p] : assignment_) {
+    rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.next;
+  }
+  rd_kafka_commit(static_cast<rd_kafka_t*>(rk_), list, 1);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+bool KafkaSource::CaughtUp() const {
+  if (assignment_.empty()) return o_.scan;
+  for (const auto& [k, p] : assignment_)
+    if (p.next < p.end_at_start) return false;
+  return true;
+}
+
+std::vector<uint32_t> KafkaSource::IdleShards() {
+  std::vector<uint32_t> out;
+  for (const auto& [k, p] : assignment_) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(), p.partition, &lo, &hi) == 0 &&
+        p.next >= hi) {
+      out.push_back(p.shard);
+    }
+  }
+  return out;
+}
+
+int64_t KafkaSource::Lag() {
+  int64_t lag = 0;
+  for (const auto& [k, p] : assignment_) {
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(), p.partition, &lo, &hi) == 0 &&
+        hi > p.next) {
+      lag += hi - p.next;
+    }
+  }
+  return lag;
+}
+
+}  // namespace x402
