@@ -119,6 +119,19 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
     X402_TRY_ST(GetUsdc(path, *w, "wallets", "low_warning", &p.wallet_low_warning));
     X402_TRY_ST(GetUsdc(path, *w, "wallets", "low_critical", &p.wallet_low_critical));
   }
+  if (auto* k = root["kafka"].as_table()) {
+    for (const auto& [key, v] : *k) {
+      if (v.is_string()) {
+        s->kafka[std::string(key.str())] = v.as_string()->get();
+      } else if (v.is_integer()) {
+        s->kafka[std::string(key.str())] = std::to_string(v.as_integer()->get());
+      } else if (v.is_boolean()) {
+        s->kafka[std::string(key.str())] = v.as_boolean()->get() ? "true" : "false";
+      } else {
+        return Err(Where(path, v, "kafka." + std::string(key.str())) + ": expected a string, integer or boolean");
+      }
+    }
+  }
   if (auto* e = root["engine"].as_table()) {
     int64_t bs = static_cast<int64_t>(s->batch_size), ce = static_cast<int64_t>(s->cache_entries);
     X402_TRY_ST(GetInt(path, *e, "engine", "batch_size", 1, 1000000, &bs));

@@ -3,6 +3,7 @@
 // Errors name the file, line and key: "x402rec.toml:12: budget.daily_limit: ...".
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "projections/config.h"
@@ -14,6 +15,7 @@ struct FileSettings {
   ProjectionConfig projections;
   size_t batch_size = 16384;
   size_t cache_entries = 200000;
+  std::map<std::string, std::string> kafka;  // [kafka]: librdkafka properties, verbatim
 };
 
 // Applies the settings in `path` on top of *out (which holds the defaults).

@@ -115,6 +115,18 @@ std::optional<std::string> Engine::GetMeta(const std::string& key) {
   return v;
 }
 
+Status Engine::DropShard(uint32_t shard, const std::vector<std::string>& meta_keys) {
+  rocksdb::WriteBatch wb;
+  const std::string lo = BatchState::ShardPrefix(shard), hi = BatchState::ShardPrefix(shard + 1);
+  for (int i = 0; i < kTableCount; ++i) wb.DeleteRange(store_->cf(Table(i)), lo, hi);
+  for (const auto& k : meta_keys) wb.Delete(store_->meta(), k);
+  wb.Delete(store_->meta(), WatermarkKey(shard));
+  state_->Discard();
+  timers_->DropShard(shard);
+  watermarks_.erase(shard);
+  return store_->Write(&wb);
+}
+
 void Engine::OnTransition(const Finding& f, bool opened) {
   OutboxEntry o;
   o.kind = f.kind;

@@ -72,6 +72,9 @@ class Engine {
   Status AdvanceClock(uint32_t shard, TimeMs t);
 
   std::optional<std::string> GetMeta(const std::string& key);
+  // Drops all state of a shard (and the given meta keys), committed at once: used when a
+  // partition must be rebuilt from the beginning of its topic.
+  Status DropShard(uint32_t shard, const std::vector<std::string>& meta_keys);
   // SHA-256 over a canonical dump of all projection state, the open findings (canonical
   // fields only) and the shard watermarks. REQUIRES: no batch in flight.
   std::string Digest();

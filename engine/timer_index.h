@@ -34,6 +34,8 @@ class TimerIndex {
   // Writes the changes since the last flush into `batch`.
   void Flush(rocksdb::WriteBatch* batch);
   size_t size() const;
+  // Forgets a shard's timers (their rows are deleted by the caller's range delete).
+  void DropShard(uint32_t shard) { shards_.erase(shard); }
 
  private:
   struct Entry {

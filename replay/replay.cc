@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "connectors/file_source.h"
+#include "connectors/kafka_source.h"
 
 namespace x402 {
 
@@ -67,8 +68,24 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   eo.dead_letters = &dls;
   auto engine = Engine::Open(eo);
   if (!engine) return Err(engine.error());
-  auto source = FileSource::Open(o.inputs, [](const std::string&) { return std::nullopt; });
-  if (!source) return Err(source.error());
+  std::unique_ptr<EventSource> src;
+  if (!o.brokers.empty()) {
+    KafkaSourceOptions ko;
+    ko.props = o.kafka_props;
+    ko.props["bootstrap.servers"] = o.brokers;
+    ko.topics = o.topics;
+    ko.scan = true;
+    ko.until_offset = o.until_offset;
+    ko.max_wait_ms = 200;
+    auto k = KafkaSource::Open(ko);
+    if (!k) return Err(k.error());
+    src = std::move(*k);
+  } else {
+    auto f = FileSource::Open(o.inputs, [](const std::string&) { return std::nullopt; });
+    if (!f) return Err(f.error());
+    src = std::move(*f);
+  }
+  auto* source = &src;
 
   const double t0 = MonotonicSeconds();
   ProgressLine progress(o.progress);
@@ -82,13 +99,20 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   }
   progress.Finish();
   if (!(*source)->error().empty()) return Err((*source)->error());
+  // With --as-of every shard's clock advances to it; without, each shard stays at its own
+  // latest event time (what a live engine on event time has) and the report is as of the
+  // latest of them.
   auto wms = (*engine)->watermarks();
-  TimeMs as_of = o.as_of ? *o.as_of : (wms.empty() ? TimeMs{0} : wms.begin()->second);
-  if (!o.as_of) {
-    for (const auto& [shard, wm] : wms) as_of = std::max(as_of, wm);
+  TimeMs as_of{0};
+  for (const auto& [shard, wm] : wms) as_of = std::max(as_of, wm);
+  if (o.as_of) {
+    as_of = *o.as_of;
+    if (wms.empty()) wms[0] = as_of;
+    for (const auto& [shard, wm] : wms) {
+      Status st = (*engine)->AdvanceClock(shard, as_of);
+      if (!st.ok()) return Err(st.error());
+    }
   }
-  Status st = (*engine)->AdvanceClock(0, as_of);
-  if (!st.ok()) return Err(st.error());
   ReplayResult res;
   res.seconds = MonotonicSeconds() - t0;
   res.report = BuildReport(**engine, as_of, &dls);

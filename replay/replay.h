@@ -4,6 +4,7 @@
 // same state digest (DESIGN.md principle 1).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,12 @@ namespace x402 {
 
 struct ReplayOptions {
   std::vector<std::string> inputs;
+  // Kafka instead of files: every partition of `topics` from its beginning to its end now
+  // (or until_offset). Each partition is its own shard, as in a live `run --brokers`.
+  std::string brokers;
+  std::vector<std::string> topics = {"x402.events"};
+  std::optional<int64_t> until_offset;
+  std::map<std::string, std::string> kafka_props;
   std::optional<TimeMs> as_of;
   std::string state_dir;  // empty: temporary, removed afterwards
   ProjectionConfig projections;

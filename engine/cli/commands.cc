@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <csignal>
 #include <cstdio>
@@ -13,6 +14,9 @@
 
 #include "connectors/file_source.h"
 #include "connectors/generator.h"
+#include "connectors/kafka_producer.h"
+#include "connectors/kafka_source.h"
+#include "connectors/kafka_gen.h"
 #include "engine/cli/flags.h"
 #include "engine/config_file.h"
 #include "engine/engine.h"
@@ -209,6 +213,156 @@ TimeMs MaxWatermark(Engine& e) {
   return t;
 }
 
+
+// Delivers committed outbox entries to the alerts topic; deletes them once acknowledged.
+Result<uint64_t> DeliverOutbox(Engine& engine, KafkaProducer& producer, const std::string& topic, uint64_t* from) {
+  std::vector<uint64_t> seqs;
+  Status st = Status::Ok();
+  engine.ForEachOutbox(*from, [&](const OutboxEntry& e) {
+    st = producer.Produce(topic, e.agent_id, e.json, {{"x402-alert-id", e.alert_id}});
+    if (!st.ok()) return false;
+    seqs.push_back(e.seq);
+    return seqs.size() < 10000;
+  });
+  if (!st.ok()) return Err(st.error());
+  if (seqs.empty()) return uint64_t{0};
+  if (Status fl = producer.Flush(30000); !fl.ok()) return Err(fl.error());
+  if (Status d = engine.DeleteOutbox(seqs); !d.ok()) return Err(d.error());
+  *from = seqs.back() + 1;
+  return static_cast<uint64_t>(seqs.size());
+}
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int RunKafka(const Flags& f, const FileSettings& settings, const std::string& dir) {
+  const std::string clock = f.Get("clock").value_or("wall");
+  if (clock != "wall" && clock != "event") return Fail("x402rec run: --clock: expected wall or event, got '" + clock + "'", 2);
+  auto drain = f.GetUint("drain-timeout", 30, 0, 86400);
+  auto assign_timeout = f.GetUint("assign-timeout", 60, 1, 86400);
+  auto bs = f.GetUint("batch-size", 10000, 1, 1000000);
+  for (const auto* r : {&drain, &assign_timeout, &bs})
+    if (!*r) return Fail(r->error(), 2);
+  KafkaProps props = settings.kafka;
+  props["bootstrap.servers"] = *f.Get("brokers");
+  if (auto g = f.Get("group")) props["group.id"] = *g;
+  for (const auto& kv : f.GetAll("kafka-prop")) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) return Fail("x402rec run: --kafka-prop: expected KEY=VALUE, got '" + kv + "'", 2);
+    props[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  KafkaProps producer_props;
+  for (const auto& [k, v] : props) {
+    // Consumer-only properties would make the producer refuse to start.
+    if (k == "group.id" || k.starts_with("enable.auto") || k == "auto.offset.reset" || k.starts_with("session.") ||
+        k.starts_with("heartbeat.") || k.starts_with("max.poll") || k == "partition.assignment.strategy" ||
+        k.starts_with("fetch."))
+      continue;
+    producer_props[k] = v;
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Fail("x402rec run: --data-dir " + dir + ": " + ec.message(), 2);
+  auto producer = KafkaProducer::Open(producer_props);
+  if (!producer) return Fail("x402rec run: " + producer.error(), 2);
+  KafkaDeadLetterSink dls(producer->get(), f.Get("deadletter-topic").value_or("x402.deadletter"));
+  EngineOptions eo;
+  eo.store.path = dir + "/state";
+  eo.projections = settings.projections;
+  eo.cache_entries = settings.cache_entries;
+  eo.dead_letters = &dls;
+  auto engine = Engine::Open(eo);
+  if (!engine) return Fail("x402rec run: " + engine.error());
+  Engine& eng = **engine;
+  KafkaSourceOptions so;
+  so.props = props;
+  auto topics = f.GetAll("topic");
+  if (!topics.empty()) so.topics = topics;
+  so.stored_offset = [&](const std::string& topic, int32_t p) -> std::optional<int64_t> {
+    auto v = eng.GetMeta(KafkaSource::PositionKey(topic, p));
+    if (!v) return std::nullopt;
+    return std::stoll(*v);
+  };
+  std::vector<std::string> topic_list = so.topics;
+  so.reset_shard = [&](uint32_t shard) {
+    const std::string topic = topic_list[shard >> 16];
+    const int32_t p = static_cast<int32_t>(shard & 0xffff);
+    std::fprintf(stderr, "x402rec run: %s/%d: stored offset is past the end of the partition; rebuilding it\n",
+                 topic.c_str(), p);
+    Status st = eng.DropShard(shard, {KafkaSource::PositionKey(topic, p)});
+    if (!st.ok()) std::fprintf(stderr, "x402rec run: %s\n", st.error().c_str());
+  };
+  auto source = KafkaSource::Open(so);
+  if (!source) return Fail("x402rec run: " + source.error(), 2);
+  const std::string alerts_topic = f.Get("alerts-topic").value_or("x402.alerts");
+  const bool until = f.Has("until-caught-up");
+  uint64_t outbox_from = 0, records = 0, alerts = 0;
+  const double t0 = MonotonicSeconds();
+  double caught_up_at = -1;
+  std::vector<SourceRecord> batch;
+  std::string last_error;
+  while (!StopRequested()) {
+    (*source)->NextBatch(*bs, &batch);
+    if (!(*source)->error().empty() && (*source)->error() != last_error) {
+      last_error = (*source)->error();
+      std::fprintf(stderr, "x402rec run: kafka: %s (retrying)\n", last_error.c_str());
+    }
+    if (!batch.empty()) {
+      records += batch.size();
+      Status st = eng.ProcessBatch(batch, (*source)->CurrentPositions());
+      if (!st.ok()) return Fail("x402rec run: " + st.error());
+      (*source)->CommitAsync();
+    } else if (clock == "wall") {
+      // Idle partitions that are read to their end follow the wall clock (DESIGN.md 3).
+      for (uint32_t shard : (*source)->IdleShards()) {
+        Status st = eng.AdvanceClock(shard, TimeMs{WallClockMs()});
+        if (!st.ok()) return Fail("x402rec run: " + st.error());
+      }
+    }
+    auto delivered = DeliverOutbox(eng, **producer, alerts_topic, &outbox_from);
+    if (!delivered) {
+      std::fprintf(stderr, "x402rec run: alerts: %s (will retry)\n", delivered.error().c_str());
+    } else {
+      alerts += *delivered;
+    }
+    if (until) {
+      const double now = MonotonicSeconds();
+      if (!(*source)->assigned()) {
+        if (now - t0 > static_cast<double>(*assign_timeout)) {
+          return Fail("x402rec run: no partitions assigned within " + std::to_string(*assign_timeout) + " s");
+        }
+        continue;
+      }
+      if ((*source)->CaughtUp()) {
+        if (caught_up_at < 0) caught_up_at = now;
+        bool drained = true;
+        eng.ForEachOutbox(outbox_from, [&](const OutboxEntry&) {
+          drained = false;
+          return false;
+        });
+        if (drained) break;
+        if (now - caught_up_at > static_cast<double>(*drain)) {
+          return Fail("x402rec run: caught up, but the alert outbox did not drain within --drain-timeout");
+        }
+      }
+    }
+  }
+  const double secs = MonotonicSeconds() - t0;
+  Report r = BuildReport(eng, MaxWatermark(eng), nullptr);
+  std::printf("x402rec run: %s records from Kafka in %.2f s, %s alerts delivered to %s%s\n", Thousands(records).c_str(),
+              secs, Thousands(alerts).c_str(), alerts_topic.c_str(), StopRequested() ? " (stopped by signal)" : "");
+  std::printf("x402rec state in %s as of %s\n", dir.c_str(), FormatRfc3339(r.as_of).c_str());
+  PrintEvents(r.stats, stdout);
+  std::printf("  agents: %zu\n", r.agents.size());
+  PrintFindingsSummary(r, stdout);
+  std::printf("  state digest: %s\n", r.state_digest.c_str());
+  if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec run: " + st.error());
+  return 0;
+}
+
 }  // namespace
 
 void InstallSignalHandlers() {
@@ -232,6 +386,15 @@ int RunCommand(int argc, char** argv) {
   f.Add("report-json", "FILE", "write the JSON report (same format as replay)");
   f.Add("report-md", "FILE", "write the Markdown report");
   f.Add("batch-size", "N", "events per committed batch (default 16384)");
+  f.Add("brokers", "HOST:PORT", "consume from Kafka instead of a file (bootstrap servers)");
+  f.Add("topic", "T", "events topic (default x402.events)", true);
+  f.Add("group", "ID", "consumer group id (default x402rec)");
+  f.Add("kafka-prop", "K=V", "librdkafka property, verbatim (overrides [kafka] in the config)", true);
+  f.Add("clock", "wall|event", "advance idle caught-up partitions with the wall clock (default wall)");
+  f.Add("drain-timeout", "SECONDS", "with --until-caught-up: how long to wait for alerts to drain (default 30)");
+  f.Add("assign-timeout", "SECONDS", "with --until-caught-up: how long to wait for partitions (default 60)");
+  f.Add("deadletter-topic", "T", "dead-letter topic (default x402.deadletter)");
+  f.Add("alerts-topic", "T", "alerts topic (default x402.alerts)");
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -242,7 +405,11 @@ int RunCommand(int argc, char** argv) {
   auto dir = f.Get("data-dir");
   if (!dir) return Fail("x402rec run: --data-dir is required", 2);
   auto inputs = f.GetAll("input");
-  if (!f.Has("status") && inputs.empty()) return Fail("x402rec run: --input FILE is required (or --status)", 2);
+  if (f.Has("brokers") && !inputs.empty()) return Fail("x402rec run: give --input or --brokers, not both", 2);
+  if (f.Has("brokers") && !f.Has("status")) return RunKafka(f, settings, *dir);
+  if (!f.Has("status") && inputs.empty()) {
+    return Fail("x402rec run: --input FILE or --brokers HOST:PORT is required (or --status)", 2);
+  }
   auto bs = f.GetUint("batch-size", settings.batch_size, 1, 1000000);
   if (!bs) return Fail(bs.error(), 2);
   namespace fs = std::filesystem;
@@ -300,6 +467,10 @@ int ReplayCommand(int argc, char** argv) {
           "exist yet at that moment: they are skipped and counted. The state digest equals the one\n"
           "of a live engine that consumed the same log.");
   f.Add("input", "FILE", "JSONL file of CloudEvents", true);
+  f.Add("brokers", "HOST:PORT", "rebuild from Kafka instead (every partition from the beginning)");
+  f.Add("topic", "T", "with --brokers: events topic (default x402.events)", true);
+  f.Add("until-offset", "N", "with --brokers: stop each partition before this offset");
+  f.Add("kafka-prop", "K=V", "librdkafka property, verbatim", true);
   f.Add("as-of", "TIME", "RFC 3339 time to rebuild the state as of");
   f.Add("report-json", "FILE", "write the JSON report");
   f.Add("report-md", "FILE", "write the Markdown report");
@@ -315,7 +486,24 @@ int ReplayCommand(int argc, char** argv) {
   if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
   ReplayOptions o;
   o.inputs = f.GetAll("input");
-  if (o.inputs.empty()) return Fail("x402rec replay: --input FILE is required", 2);
+  if (auto b = f.Get("brokers")) {
+    if (!o.inputs.empty()) return Fail("x402rec replay: give --input or --brokers, not both", 2);
+    o.brokers = *b;
+    o.kafka_props = settings.kafka;
+    for (const auto& kv : f.GetAll("kafka-prop")) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) return Fail("x402rec replay: --kafka-prop: expected KEY=VALUE, got '" + kv + "'", 2);
+      o.kafka_props[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    if (!f.GetAll("topic").empty()) o.topics = f.GetAll("topic");
+    if (f.Has("until-offset")) {
+      auto u = f.GetUint("until-offset", 0, 0, INT64_MAX);
+      if (!u) return Fail(u.error(), 2);
+      o.until_offset = static_cast<int64_t>(*u);
+    }
+  } else if (o.inputs.empty()) {
+    return Fail("x402rec replay: --input FILE or --brokers HOST:PORT is required", 2);
+  }
   auto as_of = ParseAsOf(f);
   if (!as_of) return Fail(as_of.error(), 2);
   o.as_of = *as_of;
@@ -342,11 +530,18 @@ int ReplayCommand(int argc, char** argv) {
 
 int GenCommand(int argc, char** argv) {
   Flags f("gen",
-          "Usage: x402rec gen --out FILE [--agents N] [--events M] [--seed S]\n\n"
+          "Usage: x402rec gen (--out FILE | --brokers HOST:PORT [--topic T] [--rate EV_PER_S])\n"
+          "                   [--agents N] [--events M] [--seed S]\n\n"
           "Writes a realistic, seed-deterministic stream of exactly M x402 events (JSONL):\n"
           "wallet registrations, limits, authorizations, settlements, failures, cancellations,\n"
-          "matching on-chain logs and balances. The same flags give byte-identical output.");
-  f.Add("out", "FILE", "output JSONL file");
+          "matching on-chain logs and balances. The same flags give byte-identical output.\n"
+          "With --brokers the stream is produced to Kafka (key = agent; malformed lines key \"bad\"),\n"
+          "as well as to --out if given.");
+  f.Add("out", "FILE", "output JSONL file (optional with --brokers)");
+  f.Add("brokers", "HOST:PORT", "produce the stream to this Kafka cluster (bootstrap servers)");
+  f.Add("topic", "T", "Kafka topic (default x402.events)");
+  f.Add("rate", "EV_PER_S",
+        "messages per second of wall-clock time (default 0: as fast as possible)");
   f.Add("agents", "N", "number of agents (default 10)");
   f.Add("events", "M", "number of events (default 1000)");
   f.Add("seed", "S", "random seed (default 1)");
@@ -362,7 +557,18 @@ int GenCommand(int argc, char** argv) {
   }
   GeneratorOptions o;
   auto out = f.Get("out");
-  if (!out) return Fail("x402rec gen: --out FILE is required", 2);
+  auto brokers = f.Get("brokers");
+  if (!out && !brokers)
+    return Fail("x402rec gen: --out FILE or --brokers HOST:PORT is required", 2);
+  if (!brokers && (f.Has("topic") || f.Has("rate")))
+    return Fail("x402rec gen: --topic and --rate need --brokers", 2);
+  double rate = 0;
+  if (auto r = f.Get("rate")) {
+    char* end = nullptr;
+    rate = std::strtod(r->c_str(), &end);
+    if (r->empty() || *end != '\0' || !(rate >= 0 && rate <= 1e9))
+      return Fail("x402rec gen: --rate: expected events per second >= 0, got '" + *r + "'", 2);
+  }
   auto agents = f.GetUint("agents", 10, 1, 10000000);
   auto events = f.GetUint("events", 1000, 1, 100000000000ull);
   auto seed = f.GetUint("seed", 1, 0, UINT64_MAX >> 1);
@@ -383,12 +589,26 @@ int GenCommand(int argc, char** argv) {
     if (!r) return Fail(r.error(), 2);
     *dst = *r;
   }
-  auto stats = GenerateToFile(o, *out, f.Get("truth").value_or(""));
+  Result<GeneratorStats> stats = GeneratorStats{};
+  std::string dest = out.value_or("");
+  if (out) stats = GenerateToFile(o, *out, f.Get("truth").value_or(""));
+  if (stats && brokers) {
+    std::string topic = f.Get("topic").value_or("x402.events");
+    Status st =
+        ProduceGenerated(o, *brokers, topic, rate, &*stats, {}, [] { return StopRequested(); });
+    if (!st.ok()) return Fail("x402rec gen: " + st.error());
+    dest += (dest.empty() ? "" : " and ") + ("kafka " + *brokers + " " + topic);
+    if (auto truth = f.Get("truth"); truth && !out) {
+      std::ofstream t(*truth, std::ios::trunc);
+      if (!(t << stats->TruthJson()) || !t.flush())
+        return Fail("x402rec gen: " + *truth + ": write failed");
+    }
+  }
   if (!stats) return Fail("x402rec gen: " + stats.error());
   std::printf("x402rec gen: %s events (%s payments: %s settled, %s failed, %s cancelled) for %u agents, %s .. %s -> %s\n",
               Thousands(stats->events).c_str(), Thousands(stats->payments).c_str(), Thousands(stats->settled).c_str(),
               Thousands(stats->failed).c_str(), Thousands(stats->cancelled).c_str(), o.agents,
-              FormatRfc3339(stats->first).c_str(), FormatRfc3339(stats->last).c_str(), out->c_str());
+              FormatRfc3339(stats->first).c_str(), FormatRfc3339(stats->last).c_str(), dest.c_str());
   if (stats->anomalies || stats->bad_lines) {
     std::printf("  %s anomalies injected, %s malformed lines; %zu findings expected open at the end%s%s\n",
                 Thousands(stats->anomalies).c_str(), Thousands(stats->bad_lines).c_str(), stats->truth.size(),

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "engine/cli/broker_command.h"
 #include "engine/cli/commands.h"
 
 namespace {
@@ -22,6 +23,7 @@ const char* kUsage =
     "  replay    rebuild all state from the log, as of any time, and write a report\n"
     "  gen       generate a realistic, seed-deterministic x402 event stream\n"
     "  demo      generate a stream, replay it and show the report (the quick start)\n"
+    "  broker    run an embedded Kafka broker on 127.0.0.1 for development and demos\n"
     "\n"
     "Run 'x402rec <command> --help' for the options of a command.\n";
 
@@ -43,7 +45,8 @@ int main(int argc, char** argv) {
   if (cmd == "replay") return x402::cli::ReplayCommand(argc - 1, argv + 1);
   if (cmd == "gen") return x402::cli::GenCommand(argc - 1, argv + 1);
   if (cmd == "demo") return x402::cli::DemoCommand(argc - 1, argv + 1);
-  std::fprintf(stderr, "x402rec: unknown command '%s' (commands: run, replay, gen, demo; see x402rec --help)\n",
+  if (cmd == "broker") return x402::cli::BrokerCommand(argc - 1, argv + 1);
+  std::fprintf(stderr, "x402rec: unknown command '%s' (commands: run, replay, gen, demo, broker; see x402rec --help)\n",
                cmd.c_str());
   return 2;
 }
