@@ -182,7 +182,7 @@ Status DevBroker::Start(int partitions, int port) {
     return Err("dev broker: unexpected mock broker address '" + broker_address_ + "'");
   }
 
-  for (const char* topic : {kEventsTopic, kDeadLetterTopic, kAlertsTopic}) {
+  for (const char* topic : {kEventsTopic, kDeadLetterTopic, kAlertsTopic, kVendorFactsTopic}) {
     if (Status st = CreateTopic(topic, partitions); !st.ok()) {
       if (lfd >= 0) ::close(lfd);
       Stop();

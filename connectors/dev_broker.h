@@ -2,7 +2,8 @@
 // mock cluster (rdkafka_mock.h): one broker on 127.0.0.1 with the x402 topics created. It
 // speaks the real Kafka protocol, so independent clients (kcat, kafkajs) produce to it and
 // consume from it, consumer groups included. Everything is in memory: a restarted broker is
-// empty.
+// empty, and each partition keeps only its last 5 MB of (compressed) batches (librdkafka
+// 2.0.2's mock log limit): older messages are dropped and the low watermark rises.
 //
 // librdkafka 2.0.2's mock broker always listens on a random loopback port. When a fixed port
 // is requested, a loopback TCP forwarder listens on 127.0.0.1:port and relays each connection
@@ -27,6 +28,8 @@ namespace x402 {
 inline constexpr const char* kEventsTopic = "x402.events";
 inline constexpr const char* kDeadLetterTopic = "x402.deadletter";
 inline constexpr const char* kAlertsTopic = "x402.alerts";
+// Internal: payment outcomes re-keyed by vendor (engine/vendor_facts.h).
+inline constexpr const char* kVendorFactsTopic = "x402.vendor-facts";
 
 class DevBroker {
  public:
@@ -35,7 +38,8 @@ class DevBroker {
   DevBroker(const DevBroker&) = delete;
   DevBroker& operator=(const DevBroker&) = delete;
 
-  // Starts the mock cluster and creates x402.events, x402.deadletter and x402.alerts with
+  // Starts the mock cluster and creates x402.events, x402.deadletter, x402.alerts and
+  // x402.vendor-facts with
   // `partitions` partitions each (1..1024). `port` 0: clients use the mock broker's own
   // random port; otherwise 127.0.0.1:port is forwarded to it (error if the port is taken).
   Status Start(int partitions = 8, int port = 0);

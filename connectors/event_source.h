@@ -21,6 +21,8 @@ struct SourceRecord {
   uint64_t index = 0;       // file: line number; Kafka: partition
   uint64_t offset = 0;      // file: byte offset; Kafka: message offset
   bool is_file = true;
+  // An internal vendor fact (engine/vendor_facts.h) rather than a CloudEvent.
+  bool vendor_fact = false;
 };
 
 // Meta-column-family entries recording where a source stands.

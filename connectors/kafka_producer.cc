@@ -91,4 +91,20 @@ Status KafkaProducer::Flush(int timeout_ms) {
   return Status::Ok();
 }
 
+Result<int32_t> TopicPartitionCount(void* handle, const std::string& topic) {
+  auto* rk = static_cast<rd_kafka_t*>(handle);
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+  rd_kafka_topic_destroy(rkt);
+  if (e || md->topic_cnt != 1 || md->topics[0].err) {
+    if (!e && md) e = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    if (md) rd_kafka_metadata_destroy(md);
+    return Err("kafka: cannot read topic " + topic + ": " + rd_kafka_err2str(e));
+  }
+  const int32_t n = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  return n;
+}
+
 }  // namespace x402

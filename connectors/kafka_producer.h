@@ -20,6 +20,9 @@ namespace x402 {
 using KafkaProps = std::map<std::string, std::string>;
 using KafkaHeaders = std::vector<std::pair<std::string, std::string>>;
 
+// Partitions of `topic` per the metadata seen by the rd_kafka_t* `handle`.
+Result<int32_t> TopicPartitionCount(void* handle, const std::string& topic);
+
 class KafkaProducer {
  public:
   static Result<std::unique_ptr<KafkaProducer>> Open(const KafkaProps& props);
@@ -31,6 +34,8 @@ class KafkaProducer {
   // Waits up to timeout_ms for all outstanding deliveries; error if any failed or timed out.
   Status Flush(int timeout_ms);
   uint64_t delivered() const { return delivered_; }
+  // Partitions of `topic` per the broker's metadata (error if it does not exist).
+  Result<int32_t> PartitionCount(const std::string& topic) { return TopicPartitionCount(rk_, topic); }
   void* handle() { return rk_; }
 
  private:

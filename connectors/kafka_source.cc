@@ -27,6 +27,7 @@ std::string KafkaSource::PositionKey(const std::string& topic, int32_t partition
 int KafkaSource::TopicIndex(const std::string& topic) const {
   for (size_t i = 0; i < o_.topics.size(); ++i)
     if (o_.topics[i] == topic) return static_cast<int>(i);
+  if (!o_.vendor_facts_topic.empty() && topic == o_.vendor_facts_topic) return static_cast<int>(o_.topics.size());
   return -1;
 }
 
@@ -64,6 +65,9 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(KafkaSourceOptions opts) 
   if (!s->o_.scan) {
     rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(s->o_.topics.size()));
     for (const auto& t : s->o_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+    if (!s->o_.vendor_facts_topic.empty()) {
+      rd_kafka_topic_partition_list_add(topics, s->o_.vendor_facts_topic.c_str(), RD_KAFKA_PARTITION_UA);
+    }
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) return Err(std::string("kafka subscribe: ") + rd_kafka_err2str(e));
@@ -132,7 +136,8 @@ void KafkaSource::Assign(void* plist) {
     }
     const int64_t next = stored ? *stored : lo;
     tp.offset = stored ? *stored : RD_KAFKA_OFFSET_BEGINNING;
-    assignment_[{tp.topic, tp.partition}] = Part{tp.topic, tp.partition, shard, next, hi, false};
+    assignment_[{tp.topic, tp.partition}] =
+        Part{tp.topic, tp.partition, shard, next, hi, false, ti == static_cast<int>(o_.topics.size())};
   }
   rd_kafka_assign(rk, parts);
 }
@@ -202,6 +207,7 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
     r.index = static_cast<uint64_t>(p.partition);
     r.offset = static_cast<uint64_t>(p.offset);
     r.is_file = false;
+    r.vendor_fact = part->facts;
     out->push_back(r);
   }
   return true;
@@ -225,11 +231,23 @@ void KafkaSource::CommitAsync() {
   rd_kafka_topic_partition_list_destroy(list);
 }
 
-bool KafkaSource::CaughtUp() const {
+bool KafkaSource::CaughtUp() {
   if (assignment_.empty()) return o_.scan;
   for (const auto& [k, p] : assignment_)
-    if (p.next < p.end_at_start) return false;
+    if (!p.facts && p.next < p.end_at_start) return false;
+  for (const auto& [k, p] : assignment_) {
+    if (!p.facts) continue;
+    int64_t lo = 0, hi = 0;
+    if (rd_kafka_query_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(), p.partition, &lo, &hi, 5000)) {
+      return false;
+    }
+    if (p.next < hi) return false;
+  }
   return true;
+}
+
+Result<int32_t> KafkaSource::PartitionCount(const std::string& topic) {
+  return TopicPartitionCount(rk_, topic);
 }
 
 std::vector<uint32_t> KafkaSource::IdleShards() {

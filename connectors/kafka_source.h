@@ -28,6 +28,9 @@ namespace x402 {
 struct KafkaSourceOptions {
   KafkaProps props;  // bootstrap.servers, group.id, security ... (verbatim)
   std::vector<std::string> topics = {"x402.events"};
+  // Group mode: also consume this internal topic of vendor facts (engine/vendor_facts.h); its
+  // records are marked vendor_fact and its shard's topic index is topics.size().
+  std::string vendor_facts_topic;
   bool scan = false;                    // scan mode instead of group mode
   std::optional<int64_t> until_offset;  // scan mode: stop each partition before this offset
   int max_wait_ms = 50;                 // a batch closes after this long even if not full
@@ -55,8 +58,12 @@ class KafkaSource final : public EventSource {
 
   // After the batch's state is committed: commit the same offsets to Kafka (async).
   void CommitAsync();
-  // Every assigned partition has been consumed up to the end it had when first assigned.
-  bool CaughtUp() const;
+  // Every assigned events partition has been consumed up to the end it had when first
+  // assigned, and every vendor-facts partition up to its end now (facts this process produced
+  // and flushed included; asks the broker).
+  bool CaughtUp();
+  // Partitions of `topic` per the broker's metadata.
+  Result<int32_t> PartitionCount(const std::string& topic);
   bool assigned() const { return !assignment_.empty(); }
   // Shards whose consumed position equals their current end (for the wall clock).
   std::vector<uint32_t> IdleShards();
@@ -75,6 +82,7 @@ class KafkaSource final : public EventSource {
     int64_t next = 0;          // next offset to process
     int64_t end_at_start = 0;  // high watermark when assigned
     bool touched = false;      // advanced in the last batch
+    bool facts = false;        // a vendor-facts partition
   };
   Part* FindPart(const std::string& topic, int32_t partition);
   int TopicIndex(const std::string& topic) const;

@@ -152,12 +152,45 @@ void Engine::Unschedule(TimeMs deadline, TimerKind kind, std::string_view key) {
 }
 
 ApplyContext Engine::Context(TimeMs watermark, TimeMs now) {
-  return ApplyContext{state_.get(), ledger_.get(), watermark, now,
-                      [this](TimeMs d, TimerKind k, std::string_view key) { Schedule(d, k, key); },
-                      [this](TimeMs d, TimerKind k, std::string_view key) { Unschedule(d, k, key); }};
+  ApplyContext ctx{state_.get(), ledger_.get(), watermark, now,
+                   [this](TimeMs d, TimerKind k, std::string_view key) { Schedule(d, k, key); },
+                   [this](TimeMs d, TimerKind k, std::string_view key) { Unschedule(d, k, key); },
+                   nullptr};
+  if (opts_.vendor_facts) ctx.emit_vendor_fact = [sink = opts_.vendor_facts](const VendorFact& f) { sink->Add(f); };
+  return ctx;
+}
+
+void Engine::Touch(uint32_t shard, TimeMs t) {
+  TimeMs& wm = watermarks_.try_emplace(shard, kTimeMin).first->second;
+  if (t > wm) wm = t;
+  if (std::find(touched_shards_.begin(), touched_shards_.end(), shard) == touched_shards_.end()) {
+    touched_shards_.push_back(shard);
+  }
+}
+
+// A vendor fact from the re-keyed stream: no dedupe (applying one is idempotent), no timers.
+void Engine::ApplyVendorFactRecord(const SourceRecord& rec) {
+  VendorFact fact;
+  Status st = rec.oversize ? Err("vendor fact: " + std::to_string(rec.length) + " bytes is oversize")
+                           : DecodeVendorFact(rec.bytes, &fact);
+  if (!st.ok()) {
+    ++stats_.dead_letters;
+    if (opts_.dead_letters) opts_.dead_letters->Write(rec, st.error());
+    return;
+  }
+  if (opts_.as_of && fact.EventTime() > *opts_.as_of) {
+    ++stats_.skipped_after_as_of;
+    return;
+  }
+  state_->SetShard(rec.shard);
+  Touch(rec.shard, fact.EventTime());
+  ApplyContext ctx = Context(watermarks_[rec.shard], fact.EventTime());
+  projections_->ApplyVendorFact(fact, ctx);
+  ++stats_.vendor_facts;
 }
 
 void Engine::ApplyRecord(const SourceRecord& rec) {
+  if (rec.vendor_fact) return ApplyVendorFactRecord(rec);
   if (rec.oversize) {
     ++stats_.dead_letters;
     if (opts_.dead_letters) {
@@ -187,12 +220,8 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
     return;
   }
   state_->Put(Table::kDedupe, dedupe_key_, {});
-  TimeMs& wm = watermarks_.try_emplace(rec.shard, kTimeMin).first->second;
-  if (event_.time > wm) wm = event_.time;
-  if (std::find(touched_shards_.begin(), touched_shards_.end(), rec.shard) == touched_shards_.end()) {
-    touched_shards_.push_back(rec.shard);
-  }
-  ApplyContext ctx = Context(wm, event_.time);
+  Touch(rec.shard, event_.time);
+  ApplyContext ctx = Context(watermarks_[rec.shard], event_.time);
   projections_->Apply(event_, ctx);
   ++stats_.applied[static_cast<int>(event_.type)];
 }
@@ -215,6 +244,17 @@ Status Engine::Commit(const Positions& positions) {
   if (opts_.dead_letters) {
     Status st = opts_.dead_letters->Flush();
     if (!st.ok()) return st;
+  }
+  // Facts this batch derived must be durable before its positions are (a crash in between
+  // repeats them, which is harmless: see engine/vendor_facts.h).
+  if (opts_.vendor_facts) {
+    Status st = opts_.vendor_facts->Flush();
+    if (!st.ok()) {
+      state_->Discard();
+      pending_outbox_.clear();
+      touched_shards_.clear();
+      return Err("vendor facts: " + st.error());
+    }
   }
   rocksdb::WriteBatch wb;
   state_->Flush(&wb);

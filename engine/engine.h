@@ -21,6 +21,7 @@
 #include "engine/batch_state.h"
 #include "engine/rocksdb_store.h"
 #include "engine/timer_index.h"
+#include "engine/vendor_facts.h"
 #include "projections/config.h"
 #include "projections/finding_ledger.h"
 #include "projections/projections.h"
@@ -34,6 +35,9 @@ struct EngineOptions {
   size_t cache_entries = 100000;     // clean state entries cached per table
   std::optional<TimeMs> as_of;        // replay: events after this time are skipped
   DeadLetterSink* dead_letters = nullptr;  // not owned; may be null (counted only)
+  // Not owned. When set, vendor facts go here (flushed before every commit) instead of being
+  // applied in the shard that derived them; see engine/vendor_facts.h.
+  VendorFactSink* vendor_facts = nullptr;
 };
 
 struct EngineStats {
@@ -41,6 +45,7 @@ struct EngineStats {
   uint64_t duplicates = 0;
   uint64_t dead_letters = 0;
   uint64_t skipped_after_as_of = 0;
+  uint64_t vendor_facts = 0;  // facts applied to this engine's vendor shards (not persisted)
   uint64_t findings_opened = 0;
   uint64_t findings_resolved = 0;
   uint64_t batches = 0;
@@ -94,6 +99,8 @@ class Engine {
  private:
   explicit Engine(EngineOptions opts);
   void ApplyRecord(const SourceRecord& rec);
+  void ApplyVendorFactRecord(const SourceRecord& rec);
+  void Touch(uint32_t shard, TimeMs t);
   void Schedule(TimeMs deadline, TimerKind kind, std::string_view key);
   void Unschedule(TimeMs deadline, TimerKind kind, std::string_view key);
   ApplyContext Context(TimeMs watermark, TimeMs now);

@@ -22,6 +22,20 @@
 
 namespace x402 {
 
+// One input to a vendor's failure streak, derived from a payment once its authorization
+// (which names the vendor) is known. Applying a fact is idempotent and commutative (failures
+// are a set keyed by event ref, the settlement cut is a maximum), so a re-keyed stream of
+// facts may be delivered at least once and in any order.
+struct VendorFact {
+  bool settled = false;  // true: a settlement at `time`; false: the failure `ref`
+  std::string vendor;
+  TimeMs time;           // settled: the payment's latest settlement time
+  EventRef ref;          // failed: the payment.failed event
+  std::string agent, reason;
+  // The fact's event time (the vendor shard's clock follows it).
+  TimeMs EventTime() const { return settled ? time : ref.time; }
+};
+
 class Projections {
  public:
   explicit Projections(const ProjectionConfig* cfg) : cfg_(cfg) {}
@@ -29,6 +43,9 @@ class Projections {
   // REQUIRES: e is a decoded (valid) event not seen before (the engine dedupes).
   void Apply(const Event& e, ApplyContext& ctx);
   void OnTimer(TimerKind kind, std::string_view key, TimeMs deadline, ApplyContext& ctx);
+  // Applies a vendor fact to the vendor state of the context's shard (ctx.emit_vendor_fact
+  // is ignored here).
+  void ApplyVendorFact(const VendorFact& f, ApplyContext& ctx);
 
   // Limits in effect for `agent` at time t: config defaults, environment overrides, then
   // every x402.budget.limits_set with time <= t in event order.

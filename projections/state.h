@@ -85,6 +85,8 @@ enum class TimerKind : uint8_t {
 };
 
 // Everything a projection may touch while applying one event or timer.
+struct VendorFact;  // projections.h
+
 struct ApplyContext {
   StateView* state;
   FindingSink* findings;
@@ -94,6 +96,10 @@ struct ApplyContext {
   std::function<void(TimeMs deadline, TimerKind kind, std::string_view key)> schedule;
   // Cancels a scheduled timer that can no longer change anything (idempotent).
   std::function<void(TimeMs deadline, TimerKind kind, std::string_view key)> unschedule;
+  // When set, vendor facts (projections.h) are handed here instead of being applied to this
+  // shard's vendor state: with several partitions, a vendor's payments come from agents on
+  // every partition, so its streak is computed downstream of a stream re-keyed by vendor.
+  std::function<void(const VendorFact& fact)> emit_vendor_fact;
 };
 
 }  // namespace x402

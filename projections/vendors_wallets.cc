@@ -17,7 +17,25 @@ constexpr size_t kMaxStreakKept = 1024;
 // The streak is the number of failures with a time after the vendor's latest settlement, so
 // a settlement only ever moves the cut forward and failures at or before it are dropped:
 // any arrival order leaves the same record.
+void Projections::ApplyVendorFact(const VendorFact& f, ApplyContext& ctx) {
+  ApplyContext local = ctx;
+  local.emit_vendor_fact = nullptr;
+  if (f.settled) {
+    VendorSettled(f.vendor, f.time, local);
+  } else {
+    VendorFailed(f.vendor, FailureRef{f.ref, f.reason}, f.agent, local);
+  }
+}
+
 void Projections::VendorSettled(const std::string& vendor, TimeMs t, ApplyContext& ctx) {
+  if (ctx.emit_vendor_fact) {
+    VendorFact fact;
+    fact.settled = true;
+    fact.vendor = vendor;
+    fact.time = t;
+    ctx.emit_vendor_fact(fact);
+    return;
+  }
   VendorRecord v;
   if (ctx.state->Get(Table::kVendors, vendor, &buf_)) VendorRecord::Decode(buf_, &v);
   if (v.has_settle && t <= v.latest_settle) return;
@@ -32,6 +50,15 @@ void Projections::VendorSettled(const std::string& vendor, TimeMs t, ApplyContex
 
 void Projections::VendorFailed(const std::string& vendor, const FailureRef& f, const std::string& agent,
                                ApplyContext& ctx) {
+  if (ctx.emit_vendor_fact) {
+    VendorFact fact;
+    fact.vendor = vendor;
+    fact.ref = f.ref;
+    fact.agent = agent;
+    fact.reason = f.reason;
+    ctx.emit_vendor_fact(fact);
+    return;
+  }
   VendorRecord v;
   if (ctx.state->Get(Table::kVendors, vendor, &buf_)) VendorRecord::Decode(buf_, &v);
   if (v.has_settle && f.ref.time <= v.latest_settle) return;

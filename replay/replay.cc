@@ -59,6 +59,11 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   } cleanup{dir, temporary};
 
   MemoryDeadLetterSink dls(1000);
+  // From Kafka, vendor facts are looped back onto the vendor shards a live group would use
+  // (engine/vendor_facts.h), so the digests agree; files are one shard, applied in place.
+  const bool kafka = !o.brokers.empty();
+  LoopbackVendorFactSink facts;
+  int32_t fact_partitions = 0;
   EngineOptions eo;
   eo.store.path = dir;
   eo.store.disable_wal = true;
@@ -66,6 +71,7 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   eo.cache_entries = o.cache_entries;
   eo.as_of = o.as_of;
   eo.dead_letters = &dls;
+  if (kafka) eo.vendor_facts = &facts;
   auto engine = Engine::Open(eo);
   if (!engine) return Err(engine.error());
   std::unique_ptr<EventSource> src;
@@ -79,6 +85,9 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
     ko.max_wait_ms = 200;
     auto k = KafkaSource::Open(ko);
     if (!k) return Err(k.error());
+    auto n = (*k)->PartitionCount(o.topics.front());
+    if (!n) return Err(n.error());
+    fact_partitions = *n;
     src = std::move(*k);
   } else {
     auto f = FileSource::Open(o.inputs, [](const std::string&) { return std::nullopt; });
@@ -90,11 +99,35 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   const double t0 = MonotonicSeconds();
   ProgressLine progress(o.progress);
   std::vector<SourceRecord> batch;
+  std::string fact_arena;
   uint64_t records = 0;
   while ((*source)->NextBatch(o.batch_size, &batch)) {
     records += batch.size();
     Status st = (*engine)->ProcessBatch(batch, {});
     if (!st.ok()) return Err(st.error());
+    if (std::vector<VendorFact> fs = facts.Take(); !fs.empty()) {
+      fact_arena.clear();
+      std::vector<std::pair<size_t, size_t>> spans;
+      for (const VendorFact& f : fs) {
+        std::string json = EncodeVendorFact(f);
+        spans.emplace_back(fact_arena.size(), json.size());
+        fact_arena += json;
+        fact_arena.append(EventDecoder::kPadding, ' ');
+      }
+      batch.clear();
+      for (size_t i = 0; i < fs.size(); ++i) {
+        SourceRecord r;
+        r.shard = KafkaSource::Shard(o.topics.size(), VendorPartition(fs[i].vendor, fact_partitions));
+        r.bytes = std::string_view(fact_arena).substr(spans[i].first, spans[i].second);
+        r.length = spans[i].second;
+        r.origin = kVendorFactsTopic;
+        r.is_file = false;
+        r.vendor_fact = true;
+        batch.push_back(r);
+      }
+      st = (*engine)->ProcessBatch(batch, {});
+      if (!st.ok()) return Err(st.error());
+    }
     progress.Update(records, (*source)->bytes_done(), (*source)->bytes_total());
   }
   progress.Finish();

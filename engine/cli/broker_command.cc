@@ -45,9 +45,9 @@ int BrokerCommand(int argc, char** argv) {
   std::printf("bootstrap: %s\n", broker.bootstraps().c_str());
   std::fflush(stdout);
   std::fprintf(stderr,
-               "x402rec broker: topics %s, %s, %s with %d partitions each; broker %s; "
+               "x402rec broker: topics %s, %s, %s, %s with %d partitions each; broker %s; "
                "Ctrl-C stops (all data is lost)\n",
-               kEventsTopic, kDeadLetterTopic, kAlertsTopic, broker.partitions(),
+               kEventsTopic, kDeadLetterTopic, kAlertsTopic, kVendorFactsTopic, broker.partitions(),
                broker.broker_address().c_str());
   while (!StopRequested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   broker.Stop();

@@ -269,24 +269,41 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   auto producer = KafkaProducer::Open(producer_props);
   if (!producer) return Fail("x402rec run: " + producer.error(), 2);
   KafkaDeadLetterSink dls(producer->get(), f.Get("deadletter-topic").value_or("x402.deadletter"));
+  // Vendor streaks span partitions: payment outcomes are re-keyed by vendor through an
+  // internal topic with at least as many partitions as the events topic (vendor_facts.h).
+  auto topics = f.GetAll("topic");
+  if (topics.empty()) topics = {kEventsTopic};
+  const std::string facts_topic = f.Get("vendor-facts-topic").value_or(kVendorFactsTopic);
+  auto event_partitions = (*producer)->PartitionCount(topics.front());
+  if (!event_partitions) return Fail("x402rec run: --topic " + topics.front() + ": " + event_partitions.error(), 2);
+  auto fact_partitions = (*producer)->PartitionCount(facts_topic);
+  if (!fact_partitions || *fact_partitions < *event_partitions) {
+    return Fail("x402rec run: --vendor-facts-topic " + facts_topic + ": needs at least " +
+                    std::to_string(*event_partitions) + " partitions (as many as " + topics.front() + ")" +
+                    (fact_partitions ? ", has " + std::to_string(*fact_partitions) : "; " + fact_partitions.error()),
+                2);
+  }
+  KafkaVendorFactSink vendor_facts(producer->get(), facts_topic, *event_partitions);
   EngineOptions eo;
   eo.store.path = dir + "/state";
   eo.projections = settings.projections;
   eo.cache_entries = settings.cache_entries;
   eo.dead_letters = &dls;
+  eo.vendor_facts = &vendor_facts;
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
   Engine& eng = **engine;
   KafkaSourceOptions so;
   so.props = props;
-  auto topics = f.GetAll("topic");
-  if (!topics.empty()) so.topics = topics;
+  so.topics = topics;
+  so.vendor_facts_topic = facts_topic;
   so.stored_offset = [&](const std::string& topic, int32_t p) -> std::optional<int64_t> {
     auto v = eng.GetMeta(KafkaSource::PositionKey(topic, p));
     if (!v) return std::nullopt;
     return std::stoll(*v);
   };
   std::vector<std::string> topic_list = so.topics;
+  topic_list.push_back(facts_topic);
   so.reset_shard = [&](uint32_t shard) {
     const std::string topic = topic_list[shard >> 16];
     const int32_t p = static_cast<int32_t>(shard & 0xffff);
@@ -395,6 +412,9 @@ int RunCommand(int argc, char** argv) {
   f.Add("assign-timeout", "SECONDS", "with --until-caught-up: how long to wait for partitions (default 60)");
   f.Add("deadletter-topic", "T", "dead-letter topic (default x402.deadletter)");
   f.Add("alerts-topic", "T", "alerts topic (default x402.alerts)");
+  f.Add("vendor-facts-topic", "T",
+        "internal topic re-keying payment outcomes by vendor (default x402.vendor-facts; at least as many "
+        "partitions as the events topic)");
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);

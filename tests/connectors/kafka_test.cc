@@ -296,6 +296,7 @@ TEST(DevBrokerTest, StartsOnLoopbackWithTheX402TopicsAndStops) {
   EXPECT_EQ(topics[kEventsTopic], 8);
   EXPECT_EQ(topics[kDeadLetterTopic], 8);
   EXPECT_EQ(topics[kAlertsTopic], 8);
+  EXPECT_EQ(topics[kVendorFactsTopic], 8);
 
   int port = PortOf(b.bootstraps());
   EXPECT_TRUE(CanConnect(port));
