@@ -107,4 +107,21 @@ Result<int32_t> TopicPartitionCount(void* handle, const std::string& topic) {
   return n;
 }
 
+Result<std::vector<std::pair<int64_t, int64_t>>> KafkaProducer::Watermarks(const std::string& topic) {
+  auto n = PartitionCount(topic);
+  if (!n) return Err(n.error());
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (int32_t p = 0; p < *n; ++p) {
+    int64_t lo = 0, hi = 0;
+    rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(static_cast<rd_kafka_t*>(rk_),
+                                                             topic.c_str(), p, &lo, &hi, 10000);
+    if (e) {
+      return Err("kafka: watermarks of " + topic + "/" + std::to_string(p) + ": " +
+                 rd_kafka_err2str(e));
+    }
+    out.emplace_back(lo, hi);
+  }
+  return out;
+}
+
 }  // namespace x402

@@ -36,6 +36,8 @@ class KafkaProducer {
   uint64_t delivered() const { return delivered_; }
   // Partitions of `topic` per the broker's metadata (error if it does not exist).
   Result<int32_t> PartitionCount(const std::string& topic) { return TopicPartitionCount(rk_, topic); }
+  // Per partition of `topic`: the broker's low and high watermark offsets.
+  Result<std::vector<std::pair<int64_t, int64_t>>> Watermarks(const std::string& topic);
   void* handle() { return rk_; }
 
  private:

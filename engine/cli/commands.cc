@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "connectors/dev_broker.h"
 #include "connectors/file_source.h"
 #include "connectors/generator.h"
 #include "connectors/kafka_producer.h"
@@ -37,6 +38,10 @@ int Fail(const std::string& msg, int code = 1) {
 }
 
 // Flags for every threshold and timeout of the projections (same names as the config file).
+constexpr const char* kProjectionFlagNames[] = {
+    "config",        "stale-after",       "chain-grace",
+    "confirmation-timeout", "amount-tolerance-bps", "vendor-streak-warning",
+    "vendor-streak-critical", "wallet-low-warning", "wallet-low-critical"};
 void AddProjectionFlags(Flags& f) {
   f.Add("config", "FILE", "TOML configuration file (see ops/config/x402rec.example.toml)");
   f.Add("stale-after", "SECONDS", "authorization.stale after this long pending (default 900)");
@@ -638,18 +643,24 @@ int GenCommand(int argc, char** argv) {
 }
 
 int DemoCommand(int argc, char** argv) {
-  Flags f("demo",
-          "Usage: x402rec demo [--dir DIR] [--agents N] [--events M] [--seed S] [--anomalies RATE]\n\n"
-          "The quick start: generates an x402 event stream with injected anomalies of every kind,\n"
-          "processes it with the engine into a persistent state directory, checks the findings\n"
-          "against the generator's ground truth and a replay of the log against the live state\n"
-          "digest, and prints a summary. Everything lands in DIR (default ./x402rec-demo).");
+  Flags f(
+      "demo",
+      "Usage: x402rec demo [--dir DIR] [--agents N] [--events M] [--seed S] [--anomalies RATE]\n\n"
+      "The quick start, on the embedded default: starts a Kafka broker in this process "
+      "(127.0.0.1,\n"
+      "in memory), produces a generated x402 event stream with injected anomalies of every kind\n"
+      "to x402.events, runs the engine as a consumer-group member until it has caught up and\n"
+      "delivered its alerts to x402.alerts, proves a replay of the topic gives the live state's\n"
+      "digest and that the findings open at the stream's end are exactly the generator's ground\n"
+      "truth, prints a summary and exits (0 when both checks hold). Everything lands in DIR\n"
+      "(default ./x402rec-demo); the broker and its topics are gone when the demo exits.");
   f.Add("dir", "DIR", "working directory (default ./x402rec-demo; recreated)");
   f.Add("agents", "N", "number of agents (default 50)");
   f.Add("events", "M", "number of events (default 200000)");
   f.Add("seed", "S", "random seed (default 42)");
   f.Add("anomalies", "RATE", "fraction of payments with an injected anomaly (default 0.01)");
   f.Add("bad-lines", "RATE", "fraction of lines followed by a malformed line (default 0.0005)");
+  f.Add("partitions", "N", "partitions of the embedded broker's topics (default 8)");
   AddProjectionFlags(f);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
@@ -662,14 +673,16 @@ int DemoCommand(int argc, char** argv) {
   auto agents = f.GetUint("agents", 50, 1, 1000000);
   auto events = f.GetUint("events", 200000, 1, 1000000000);
   auto seed = f.GetUint("seed", 42, 0, UINT64_MAX >> 1);
-  for (const auto* r : {&agents, &events, &seed})
+  auto partitions = f.GetUint("partitions", 8, 1, 256);
+  for (const auto* r : {&agents, &events, &seed, &partitions})
     if (!*r) return Fail(r->error(), 2);
   g.agents = static_cast<uint32_t>(*agents);
   g.events = *events;
   g.seed = *seed;
   g.anomalies = 0.01;
   g.bad_lines = 0.0005;
-  for (auto [name, dst] : {std::pair{"anomalies", &g.anomalies}, std::pair{"bad-lines", &g.bad_lines}}) {
+  for (auto [name, dst] :
+       {std::pair{"anomalies", &g.anomalies}, std::pair{"bad-lines", &g.bad_lines}}) {
     if (!f.Has(name)) continue;
     auto r = ParseRate(f, name);
     if (!r) return Fail(r.error(), 2);
@@ -680,7 +693,8 @@ int DemoCommand(int argc, char** argv) {
   std::error_code ec;
   if (fs::exists(dir, ec)) {
     if (!fs::exists(dir + "/.x402rec-demo", ec)) {
-      return Fail("x402rec demo: --dir " + dir + ": exists and is not a demo directory; pick another", 2);
+      return Fail(
+          "x402rec demo: --dir " + dir + ": exists and is not a demo directory; pick another", 2);
     }
     fs::remove_all(dir, ec);
   }
@@ -688,64 +702,127 @@ int DemoCommand(int argc, char** argv) {
   if (ec) return Fail("x402rec demo: --dir " + dir + ": " + ec.message(), 2);
   (void)WriteFile(dir + "/.x402rec-demo", "created by x402rec demo\n");
 
-  const std::string events_path = dir + "/events.jsonl";
   std::printf("x402rec demo\n");
+  DevBroker broker;
+  if (Status st = broker.Start(static_cast<int>(*partitions)); !st.ok())
+    return Fail("x402rec demo: broker: " + st.error());
+  const std::string brokers = broker.bootstraps();
+  std::printf(
+      "  0. embedded Kafka broker on %s (in memory, %d partitions per topic; stops when the demo "
+      "exits)\n",
+      brokers.c_str(), broker.partitions());
+
+  // The stream goes to the topic; a byte-identical copy and the ground truth go to files, for
+  // auditing with `replay --input` after the broker is gone.
+  const std::string events_path = dir + "/events.jsonl";
   auto gs = GenerateToFile(g, events_path, dir + "/truth.json");
   if (!gs) return Fail("x402rec demo: " + gs.error());
-  std::printf("  1. generated %s events for %u agents (seed %llu), %s anomalies of every kind and %s malformed lines\n"
-              "     -> %s (ground truth: %s/truth.json)\n",
-              Thousands(gs->events).c_str(), g.agents, (unsigned long long)g.seed, Thousands(gs->anomalies).c_str(),
-              Thousands(gs->bad_lines).c_str(), events_path.c_str(), dir.c_str());
-
-  auto dls = FileDeadLetterSink::Open(dir + "/deadletter.jsonl");
-  if (!dls) return Fail("x402rec demo: " + dls.error());
-  EngineOptions eo;
-  eo.store.path = dir + "/state";
-  eo.projections = settings.projections;
-  eo.cache_entries = settings.cache_entries;
-  eo.dead_letters = dls->get();
-  std::string live_digest;
-  size_t truth_matched = 0, open_count = 0;
+  GeneratorStats produced;
+  if (Status st = ProduceGenerated(g, brokers, kEventsTopic, 0, &produced, {},
+                                   [] { return StopRequested(); });
+      !st.ok()) {
+    return Fail("x402rec demo: producing to " + std::string(kEventsTopic) + ": " + st.error());
+  }
+  const uint64_t messages = produced.events + produced.bad_lines;
   {
+    // The mock broker keeps a bounded log per partition; a demo that silently lost its oldest
+    // events would prove nothing.
+    auto probe = KafkaProducer::Open({{"bootstrap.servers", brokers}});
+    if (!probe) return Fail("x402rec demo: " + probe.error());
+    auto wm = (*probe)->Watermarks(kEventsTopic);
+    if (!wm) return Fail("x402rec demo: " + wm.error());
+    uint64_t retained = 0;
+    for (const auto& [lo, hi] : *wm) {
+      if (lo > 0) {
+        return Fail("x402rec demo: the embedded broker dropped the oldest " + std::to_string(lo) +
+                        " messages of a partition (it keeps about 5 MB per partition): use more "
+                        "--partitions or "
+                        "fewer --events",
+                    2);
+      }
+      retained += static_cast<uint64_t>(hi - lo);
+    }
+    if (retained != messages) {
+      return Fail("x402rec demo: produced " + std::to_string(messages) +
+                  " messages but the topic holds " + std::to_string(retained));
+    }
+  }
+  std::printf(
+      "  1. produced %s events for %u agents (seed %llu) to %s, key = agent: %s anomalies of every "
+      "kind\n"
+      "     and %s malformed messages; copy in %s, ground truth in %s/truth.json\n",
+      Thousands(gs->events).c_str(), g.agents, (unsigned long long)g.seed, kEventsTopic,
+      Thousands(gs->anomalies).c_str(), Thousands(gs->bad_lines).c_str(), events_path.c_str(),
+      dir.c_str());
+
+  // The engine, exactly as `x402rec run --brokers` runs it, with event time as its clock so the
+  // live state can be compared with a replay.
+  std::vector<std::string> args = {
+      "run",           "--brokers",          brokers,       "--data-dir",      dir,
+      "--group",       "x402rec-demo",       "--clock",     "event",           "--until-caught-up",
+      "--report-json", dir + "/report.json", "--report-md", dir + "/report.md"};
+  for (const char* name : kProjectionFlagNames) {
+    if (auto v = f.Get(name)) args.push_back(std::string("--") + name + "=" + *v);
+  }
+  std::printf(
+      "  2. x402rec run --brokers %s --group x402rec-demo --clock event --until-caught-up "
+      "--data-dir %s\n",
+      brokers.c_str(), dir.c_str());
+  std::fflush(stdout);
+  std::vector<char*> run_argv;
+  for (auto& a : args) run_argv.push_back(a.data());
+  run_argv.push_back(nullptr);
+  if (int rc = RunCommand(static_cast<int>(args.size()), run_argv.data()); rc != 0) {
+    return Fail("x402rec demo: the engine exited with status " + std::to_string(rc));
+  }
+  if (StopRequested()) return Fail("x402rec demo: stopped by signal");
+  std::string live_digest;
+  {
+    EngineOptions eo;
+    eo.store.path = dir + "/state";
+    eo.store.read_only = true;
+    eo.projections = settings.projections;
     auto engine = Engine::Open(eo);
     if (!engine) return Fail("x402rec demo: " + engine.error());
-    auto out = ProcessFiles(**engine, {events_path}, settings.batch_size, isatty(2));
-    if (!out) return Fail("x402rec demo: " + out.error());
-    std::printf("  2. engine processed %s lines in %.2f s (%.0f lines/s) into %s/state\n",
-                Thousands(out->records).c_str(), out->seconds, out->seconds > 0 ? out->records / out->seconds : 0.0,
-                dir.c_str());
-    Report r = BuildReport(**engine, MaxWatermark(**engine), nullptr);
-    live_digest = r.state_digest;
-    PrintEvents(r.stats, stdout);
-    std::printf("  agents: %zu; ledger vs chain: %s settled payments, %s matched, %s pending, %s discrepant\n",
-                r.agents.size(), Thousands(r.recon.payments_settled).c_str(), Thousands(r.recon.matched).c_str(),
-                Thousands(r.recon.pending).c_str(), Thousands(r.recon.discrepant).c_str());
-    PrintFindingsSummary(r, stdout);
-    std::set<std::pair<std::string, std::string>> truth;
-    for (const auto& t : gs->truth) truth.emplace(t.kind, t.key);
-    for (const auto& fd : r.findings) {
-      if (!fd.open) continue;
-      ++open_count;
-      truth_matched += truth.count({std::string(FindingKindName(fd.kind)), fd.key});
-    }
-    std::printf("  ground truth: %zu of %zu expected findings open, %zu unexpected\n", truth_matched, truth.size(),
-                open_count - truth_matched);
-    if (Status st = WriteFile(dir + "/report.json", r.ToJson()); !st.ok()) return Fail("x402rec demo: " + st.error());
-    if (Status st = WriteFile(dir + "/report.md", r.ToMarkdown()); !st.ok()) return Fail("x402rec demo: " + st.error());
+    live_digest = (*engine)->Digest();
   }
+
   ReplayOptions ro;
-  ro.inputs = {events_path};
+  ro.brokers = brokers;
   ro.projections = settings.projections;
+  ro.cache_entries = settings.cache_entries;
   auto rep = RunReplay(ro);
   if (!rep) return Fail("x402rec demo: replay: " + rep.error());
   const bool same = rep->report.state_digest == live_digest;
-  std::printf("  3. replay of the log: state digest %s %s the live engine's\n", rep->report.state_digest.c_str(),
-              same ? "equals" : "DIFFERS FROM");
-  std::printf("  reports: %s/report.md, %s/report.json; dead letters: %s/deadletter.jsonl\n", dir.c_str(), dir.c_str(),
-              dir.c_str());
-  std::printf("  next: x402rec replay --input %s --as-of 2025-11-17T12:00:00Z --report-md /dev/stdout\n",
-              events_path.c_str());
-  const bool truth_ok = truth_matched == gs->truth.size() && open_count == truth_matched;
+  std::printf("  3. replay of the topic from offset 0: state digest %s %s the live engine's\n",
+              rep->report.state_digest.c_str(), same ? "equals" : "DIFFERS FROM");
+
+  // Each partition's clock stops at its own last event; the ground truth is the state as of
+  // the whole stream's last event, which is what an auditor's replay --as-of gives.
+  ro.as_of = gs->last;
+  auto at_end = RunReplay(ro);
+  if (!at_end) return Fail("x402rec demo: replay --as-of: " + at_end.error());
+  std::set<std::pair<std::string, std::string>> truth;
+  for (const auto& t : gs->truth) truth.emplace(t.kind, t.key);
+  size_t truth_matched = 0, open_count = 0;
+  for (const auto& fd : at_end->report.findings) {
+    if (!fd.open) continue;
+    ++open_count;
+    truth_matched += truth.count({std::string(FindingKindName(fd.kind)), fd.key});
+  }
+  std::printf(
+      "  4. ground truth: as of the stream's end (%s), %zu of %zu expected findings open, %zu "
+      "unexpected\n",
+      FormatRfc3339(gs->last).c_str(), truth_matched, truth.size(), open_count - truth_matched);
+  std::printf("  reports: %s/report.md, %s/report.json\n", dir.c_str(), dir.c_str());
+  std::printf("  next: x402rec replay --input %s --as-of %s --report-md /dev/stdout\n",
+              events_path.c_str(),
+              FormatRfc3339(TimeMs{gs->first.ms + (gs->last.ms - gs->first.ms) / 2}).c_str());
+  std::printf(
+      "        x402rec broker --port 9092    # in another terminal: the same broker, kept running\n"
+      "        x402rec gen --brokers 127.0.0.1:9092 --events 100000 --anomalies 0.01\n"
+      "        x402rec run --brokers 127.0.0.1:9092 --data-dir ./x402rec-state\n");
+  const bool truth_ok = truth_matched == truth.size() && open_count == truth_matched;
   return same && truth_ok ? 0 : 1;
 }
 
