@@ -56,7 +56,7 @@ void BatchState::Put(Table t, std::string_view key, std::string_view value) {
   s.exists = true;
   if (!s.dirty) {
     s.dirty = true;
-    c.dirty.push_back(&*it);
+    c.dirty.insert(&*it);
   }
 }
 
@@ -69,28 +69,24 @@ void BatchState::Delete(Table t, std::string_view key) {
   s.exists = false;
   if (!s.dirty) {
     s.dirty = true;
-    c.dirty.push_back(&*it);
+    c.dirty.insert(&*it);
   }
 }
 
 void BatchState::RangeMerge(Table t, const std::string& lo, const std::string& hi,
                             const std::function<bool(std::string_view, std::string_view)>& fn) {
   TableCache& c = tables_[static_cast<int>(t)];
-  std::vector<const Map::value_type*> pending;
-  for (const auto* kv : c.dirty) {
-    if (kv->first >= lo && kv->first < hi) pending.push_back(kv);
-  }
-  std::sort(pending.begin(), pending.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  auto pending = c.dirty.lower_bound(std::string_view(lo));
+  const auto pending_end = c.dirty.lower_bound(std::string_view(hi));
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(hi);
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro, store_->cf(t)));
   it->Seek(lo);
-  size_t i = 0;
   const size_t strip = 4;
   while (true) {
     const bool has_db = it->Valid();
-    const bool has_p = i < pending.size();
+    const bool has_p = pending != pending_end;
     if (!has_db && !has_p) break;
     int cmp;
     if (!has_db) {
@@ -98,14 +94,14 @@ void BatchState::RangeMerge(Table t, const std::string& lo, const std::string& h
     } else if (!has_p) {
       cmp = -1;
     } else {
-      cmp = it->key().compare(rocksdb::Slice(pending[i]->first));
+      cmp = it->key().compare(rocksdb::Slice((*pending)->first));
     }
     if (cmp < 0) {
       std::string_view k(it->key().data() + strip, it->key().size() - strip);
       if (!fn(k, std::string_view(it->value().data(), it->value().size()))) return;
       it->Next();
     } else {
-      const auto* p = pending[i++];
+      const auto* p = *pending++;
       if (cmp == 0) it->Next();
       if (p->second.exists) {
         if (!fn(std::string_view(p->first).substr(strip), p->second.value)) return;
@@ -140,7 +136,6 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
       auto* cf = store_->cf(Table(i));
       // Sorted keys make the memtable inserts sequential (the skiplist reuses its splice),
       // several times cheaper than random-order inserts.
-      std::sort(c.dirty.begin(), c.dirty.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
       for (auto* kv : c.dirty) {
         if (kv->second.exists) {
           batch->Put(cf, kv->first, kv->second.value);

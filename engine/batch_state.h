@@ -9,7 +9,9 @@
 
 #include <rocksdb/write_batch.h>
 
+#include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -52,9 +54,19 @@ class BatchState final : public StateView {
     uint64_t used = 0;  // batch number of the last access, for eviction
   };
   using Map = std::unordered_map<std::string, Slot>;
+  // Pending entries ordered by physical key, so a range scan visits only the pending writes
+  // inside its range (map nodes do not move on rehash; dirty entries are never evicted).
+  struct KeyLess {
+    using is_transparent = void;
+    bool operator()(const Map::value_type* a, const Map::value_type* b) const {
+      return a->first < b->first;
+    }
+    bool operator()(const Map::value_type* a, std::string_view b) const { return a->first < b; }
+    bool operator()(std::string_view a, const Map::value_type* b) const { return a < b->first; }
+  };
   struct TableCache {
     Map entries;
-    std::vector<Map::value_type*> dirty;
+    std::set<Map::value_type*, KeyLess> dirty;
   };
   const std::string& Physical(std::string_view key);
   Slot& Touch(TableCache& c, const std::string& pk, bool* inserted);

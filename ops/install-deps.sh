@@ -9,7 +9,7 @@ PACKAGES=(
   librdkafka-dev librocksdb-dev libsimdjson-dev prometheus-cpp-dev
   libtomlplusplus-dev libssl-dev libboost-dev libboost-system-dev
   libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libbz2-dev
+  libjemalloc-dev zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libbz2-dev
   kcat prometheus python3 python3-jsonschema curl
 )
 
