@@ -47,6 +47,12 @@ bool BatchState::Get(Table t, std::string_view key, std::string* value) {
   return s.exists;
 }
 
+void BatchState::MarkDirty(TableCache& c, Map::value_type* kv) {
+  kv->second.dirty = true;
+  c.dirty.push_back(kv);
+  if (c.ordered) c.dirty_ordered.insert(kv);
+}
+
 void BatchState::Put(Table t, std::string_view key, std::string_view value) {
   TableCache& c = tables_[static_cast<int>(t)];
   auto [it, ins] = c.entries.try_emplace(Physical(key));
@@ -54,10 +60,7 @@ void BatchState::Put(Table t, std::string_view key, std::string_view value) {
   s.used = batch_;
   s.value.assign(value);
   s.exists = true;
-  if (!s.dirty) {
-    s.dirty = true;
-    c.dirty.insert(&*it);
-  }
+  if (!s.dirty) MarkDirty(c, &*it);
 }
 
 void BatchState::Delete(Table t, std::string_view key) {
@@ -67,17 +70,18 @@ void BatchState::Delete(Table t, std::string_view key) {
   s.used = batch_;
   s.value.clear();
   s.exists = false;
-  if (!s.dirty) {
-    s.dirty = true;
-    c.dirty.insert(&*it);
-  }
+  if (!s.dirty) MarkDirty(c, &*it);
 }
 
 void BatchState::RangeMerge(Table t, const std::string& lo, const std::string& hi,
                             const std::function<bool(std::string_view, std::string_view)>& fn) {
   TableCache& c = tables_[static_cast<int>(t)];
-  auto pending = c.dirty.lower_bound(std::string_view(lo));
-  const auto pending_end = c.dirty.lower_bound(std::string_view(hi));
+  if (!c.ordered) {
+    c.ordered = true;
+    c.dirty_ordered.insert(c.dirty.begin(), c.dirty.end());
+  }
+  auto pending = c.dirty_ordered.lower_bound(std::string_view(lo));
+  const auto pending_end = c.dirty_ordered.lower_bound(std::string_view(hi));
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(hi);
   ro.iterate_upper_bound = &upper;
@@ -136,6 +140,8 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
       auto* cf = store_->cf(Table(i));
       // Sorted keys make the memtable inserts sequential (the skiplist reuses its splice),
       // several times cheaper than random-order inserts.
+      std::sort(c.dirty.begin(), c.dirty.end(),
+                [](const auto* a, const auto* b) { return a->first < b->first; });
       for (auto* kv : c.dirty) {
         if (kv->second.exists) {
           batch->Put(cf, kv->first, kv->second.value);
@@ -145,6 +151,7 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
         kv->second.dirty = false;
       }
       c.dirty.clear();
+      c.dirty_ordered.clear();
     }
     if (c.entries.size() > cap_) Evict(c);
   }
@@ -172,6 +179,7 @@ void BatchState::Evict(TableCache& c) {
 void BatchState::Discard() {
   for (auto& c : tables_) {
     c.dirty.clear();
+    c.dirty_ordered.clear();
     c.entries.clear();
   }
 }

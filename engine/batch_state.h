@@ -66,8 +66,12 @@ class BatchState final : public StateView {
   };
   struct TableCache {
     Map entries;
-    std::set<Map::value_type*, KeyLess> dirty;
+    std::vector<Map::value_type*> dirty;
+    // Kept only for tables that have been range-scanned at least once (most never are).
+    bool ordered = false;
+    std::set<Map::value_type*, KeyLess> dirty_ordered;
   };
+  void MarkDirty(TableCache& c, Map::value_type* kv);
   const std::string& Physical(std::string_view key);
   Slot& Touch(TableCache& c, const std::string& pk, bool* inserted);
   void Evict(TableCache& c);
