@@ -14,7 +14,7 @@ namespace x402 {
 struct FileSettings {
   ProjectionConfig projections;
   size_t batch_size = 16384;
-  size_t cache_entries = 200000;
+  size_t cache_entries = 50000;
   std::map<std::string, std::string> kafka;  // [kafka]: librdkafka properties, verbatim
 };
 

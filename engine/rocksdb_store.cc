@@ -26,19 +26,29 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& o) {
   dbo.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   dbo.keep_log_file_num = 2;
   dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
-  auto cache = rocksdb::NewLRUCache(o.block_cache_bytes);
+  // Memtables are charged to the block cache (one memory budget), so the cache holds both:
+  // sized at block_cache_bytes + write_buffer_bytes, or the memtables would crowd out every
+  // data, index and filter block and each lookup would read and decompress them again.
+  // Index and filter blocks go to the high-priority pool and survive data-block churn.
+  rocksdb::LRUCacheOptions lru;
+  lru.capacity = o.block_cache_bytes + o.write_buffer_bytes;
+  lru.high_pri_pool_ratio = 0.25;
+  auto cache = rocksdb::NewLRUCache(lru);
   dbo.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(o.write_buffer_bytes, cache);
 
   rocksdb::BlockBasedTableOptions bbt;
   bbt.block_cache = cache;
   bbt.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   bbt.cache_index_and_filter_blocks = true;
+  bbt.cache_index_and_filter_blocks_with_high_priority = true;
   bbt.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::ColumnFamilyOptions cfo;
   cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bbt));
   cfo.write_buffer_size = 32 << 20;
   cfo.compression = rocksdb::kLZ4Compression;
-  cfo.bottommost_compression = rocksdb::kZSTD;
+  // LZ4 everywhere: state is read back far more often than it is stored, and ZSTD's
+  // decompression dominated lookups that miss the cache.
+  cfo.bottommost_compression = rocksdb::kLZ4Compression;
   cfo.memtable_prefix_bloom_size_ratio = 0.05;
   cfo.memtable_whole_key_filtering = true;
   cfo.level_compaction_dynamic_level_bytes = true;

@@ -27,7 +27,7 @@ struct ReplayOptions {
   std::string state_dir;  // empty: temporary, removed afterwards
   ProjectionConfig projections;
   size_t batch_size = 16384;
-  size_t cache_entries = 200000;
+  size_t cache_entries = 50000;
   bool progress = false;  // a progress line on stderr (callers pass isatty(2))
 };
 
