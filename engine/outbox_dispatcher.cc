@@ -42,9 +42,13 @@ OutboxDispatcher::OutboxDispatcher(RocksStore* store, std::vector<DispatcherSink
       w->cursor = GetBigEndian64(v);
     workers_.push_back(std::move(w));
   }
-  // Everything below the lowest cursor was acknowledged by every sink (and deleted, unless a
-  // crash came between; deleting again is harmless).
-  deleted_below_ = 0;
+  // Nothing below the oldest stored entry is left to delete.
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->outbox()));
+  it->SeekToFirst();
+  deleted_below_ = it->Valid() && it->key().size() == 8
+                       ? GetBigEndian64(std::string_view(it->key().data(), it->key().size()))
+                       : 0;
 }
 
 OutboxDispatcher::~OutboxDispatcher() { Stop(); }
@@ -104,7 +108,16 @@ Status OutboxDispatcher::Ack(Worker* w, uint64_t cursor) {
   wb.Put(store_->meta(), AckKey(w->status.name), SeqKey(cursor));
   uint64_t low = cursor;
   for (const auto& o : workers_) low = std::min(low, o.get() == w ? cursor : o->cursor);
-  if (low > deleted_below_) wb.DeleteRange(store_->outbox(), SeqKey(deleted_below_), SeqKey(low));
+  // Point deletes, not DeleteRange: the store's memtable insert hints share one hint map
+  // between a memtable and its range-deletion table, which corrupts the skiplist.
+  if (low > deleted_below_) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_->db()->NewIterator(rocksdb::ReadOptions(), store_->outbox()));
+    const std::string end = SeqKey(low);
+    for (it->Seek(SeqKey(deleted_below_)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
+      wb.Delete(store_->outbox(), it->key());
+    }
+  }
   Status st = store_->Write(&wb);
   if (!st.ok()) return st;
   w->cursor = cursor;
