@@ -47,19 +47,22 @@ Status GetInt(const std::string& path, const toml::table& t, const char* table, 
     if (!_s.ok()) return _s;      \
   } while (0)
 
-Status GetSeverity(const std::string& path, const toml::table& t, const std::string& table, const char* name,
-                   Severity* out) {
+Status GetSeverity(const std::string& path, const toml::table& t, const std::string& table,
+                   const char* name, Severity* out) {
   const toml::node* n = t.get(name);
   if (!n) return Status::Ok();
   std::optional<Severity> s;
   if (n->is_string()) s = SeverityFromName(n->as_string()->get());
-  if (!s) return Err(Where(path, *n, table + "." + name) + ": expected \"info\", \"warning\" or \"critical\"");
+  if (!s)
+    return Err(Where(path, *n, table + "." + name) +
+               ": expected \"info\", \"warning\" or \"critical\"");
   *out = *s;
   return Status::Ok();
 }
 
 // Seconds as an integer or a decimal ("0.5"), to milliseconds.
-Status GetSecondsMs(const std::string& path, const toml::table& t, const char* name, int64_t max_s, int64_t* out_ms) {
+Status GetSecondsMs(const std::string& path, const toml::table& t, const char* name, int64_t max_s,
+                    int64_t* out_ms) {
   const toml::node* n = t.get(name);
   if (!n) return Status::Ok();
   const std::string key = std::string("alerts.") + name;
@@ -76,14 +79,17 @@ Status GetSecondsMs(const std::string& path, const toml::table& t, const char* n
 Status LoadAlerts(const std::string& path, const toml::table& a, AlertSettings* out) {
   for (const auto& [k, v] : a) {
     const std::string key(k.str());
-    if (key != "group_window_s" && key != "storm_threshold" && key != "request_timeout_s" && key != "discord") {
+    if (key != "group_window_s" && key != "storm_threshold" && key != "request_timeout_s" &&
+        key != "discord") {
       return Err(Where(path, v, "alerts." + key) + ": unknown option");
     }
   }
   X402_TRY_ST(GetSecondsMs(path, a, "group_window_s", 3600, &out->group_window_ms));
   int64_t timeout_ms = out->request_timeout_ms;
   X402_TRY_ST(GetSecondsMs(path, a, "request_timeout_s", 600, &timeout_ms));
-  if (timeout_ms < 100) return Err(Where(path, *a.get("request_timeout_s"), "alerts.request_timeout_s") + ": at least 0.1");
+  if (timeout_ms < 100)
+    return Err(Where(path, *a.get("request_timeout_s"), "alerts.request_timeout_s") +
+               ": at least 0.1");
   out->request_timeout_ms = timeout_ms;
   int64_t storm = static_cast<int64_t>(out->storm_threshold);
   X402_TRY_ST(GetInt(path, a, "alerts", "storm_threshold", 0, 1000000, &storm));
@@ -103,8 +109,8 @@ Status LoadAlerts(const std::string& path, const toml::table& a, AlertSettings* 
     r.label = std::to_string(i);
     for (const auto& [k, v] : *t) {
       const std::string key(k.str());
-      if (key != "url" && key != "url_env" && key != "label" && key != "min_severity" && key != "max_severity" &&
-          key != "kinds") {
+      if (key != "url" && key != "url_env" && key != "label" && key != "min_severity" &&
+          key != "max_severity" && key != "kinds") {
         return Err(Where(path, v, table + "." + key) + ": unknown option");
       }
       if ((key == "url" || key == "url_env" || key == "label") && !v.is_string()) {
@@ -116,24 +122,29 @@ Status LoadAlerts(const std::string& path, const toml::table& a, AlertSettings* 
       if (!r.url.empty()) return Err(Where(path, *u, table) + ": give url or url_env, not both");
       const std::string var = u->as_string()->get();
       const char* val = std::getenv(var.c_str());
-      if (!val || !*val) return Err(Where(path, *u, table + ".url_env") + ": environment variable " + var + " is not set");
+      if (!val || !*val)
+        return Err(Where(path, *u, table + ".url_env") + ": environment variable " + var +
+                   " is not set");
       r.url = val;
     }
     if (r.url.empty()) return Err(Where(path, e, table) + ": url (or url_env) is required");
     if (auto* l = t->get("label")) {
       r.label = l->as_string()->get();
       if (r.label.empty() || r.label.size() > 32 ||
-          r.label.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+          r.label.find_first_not_of(
+              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
               std::string::npos) {
         return Err(Where(path, *l, table + ".label") + ": expected 1..32 of [A-Za-z0-9_-]");
       }
     }
     X402_TRY_ST(GetSeverity(path, *t, table, "min_severity", &r.min_severity));
     X402_TRY_ST(GetSeverity(path, *t, table, "max_severity", &r.max_severity));
-    if (r.min_severity > r.max_severity) return Err(Where(path, e, table) + ": min_severity is above max_severity");
+    if (r.min_severity > r.max_severity)
+      return Err(Where(path, e, table) + ": min_severity is above max_severity");
     if (const toml::node* kn = t->get("kinds")) {
       const toml::array* ka = kn->as_array();
-      if (!ka) return Err(Where(path, *kn, table + ".kinds") + ": expected an array of finding kinds");
+      if (!ka)
+        return Err(Where(path, *kn, table + ".kinds") + ": expected an array of finding kinds");
       for (const auto& kv : *ka) {
         std::string kind = kv.is_string() ? std::string(kv.as_string()->get()) : std::string();
         bool ok = FindingKindFromName(kind).has_value();
@@ -141,7 +152,8 @@ Status LoadAlerts(const std::string& path, const toml::table& a, AlertSettings* 
           for (int f = 0; f < kFindingKindCount; ++f)
             ok = ok || FindingKindName(FindingKind(f)).starts_with(kind.substr(0, kind.size() - 1));
         }
-        if (!ok) return Err(Where(path, kv, table + ".kinds") + ": unknown finding kind '" + kind + "'");
+        if (!ok)
+          return Err(Where(path, kv, table + ".kinds") + ": unknown finding kind '" + kind + "'");
         r.kinds.push_back(kind);
       }
     }

@@ -17,7 +17,7 @@ struct FileSettings {
   size_t batch_size = 16384;
   size_t cache_entries = 200000;
   std::map<std::string, std::string> kafka;  // [kafka]: librdkafka properties, verbatim
-  AlertSettings alerts;                       // [alerts], [[alerts.discord]]
+  AlertSettings alerts;                      // [alerts], [[alerts.discord]]
 };
 
 // Applies the settings in `path` on top of *out (which holds the defaults).

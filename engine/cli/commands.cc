@@ -185,8 +185,9 @@ struct RunOutcome {
 };
 
 // Processes `inputs` into the persistent engine until the end of every file (or a signal).
-Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& inputs, size_t batch_size,
-                                bool progress_line, OutboxDispatcher* alerts = nullptr) {
+Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& inputs,
+                                size_t batch_size, bool progress_line,
+                                OutboxDispatcher* alerts = nullptr) {
   RunOutcome o;
   o.before = engine.stats();
   auto source = FileSource::Open(inputs, [&](const std::string& path) -> std::optional<FilePosition> {
@@ -217,7 +218,6 @@ TimeMs MaxWatermark(Engine& e) {
   for (const auto& [s, wm] : e.watermarks()) t = std::max(t, wm);
   return t;
 }
-
 
 int64_t WallClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -355,8 +355,9 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   const double secs = MonotonicSeconds() - t0;
   (*dispatcher)->Stop();
   Report r = BuildReport(eng, MaxWatermark(eng), nullptr);
-  std::printf("x402rec run: %s records from Kafka in %.2f s%s\n  alerts: %s\n", Thousands(records).c_str(), secs,
-              StopRequested() ? " (stopped by signal)" : "", DescribeDelivery((*dispatcher)->Snapshot()).c_str());
+  std::printf("x402rec run: %s records from Kafka in %.2f s%s\n  alerts: %s\n",
+              Thousands(records).c_str(), secs, StopRequested() ? " (stopped by signal)" : "",
+              DescribeDelivery((*dispatcher)->Snapshot()).c_str());
   std::printf("x402rec state in %s as of %s\n", dir.c_str(), FormatRfc3339(r.as_of).c_str());
   PrintEvents(r.stats, stdout);
   std::printf("  agents: %zu\n", r.agents.size());
@@ -394,7 +395,8 @@ int RunCommand(int argc, char** argv) {
   f.Add("group", "ID", "consumer group id (default x402rec)");
   f.Add("kafka-prop", "K=V", "librdkafka property, verbatim (overrides [kafka] in the config)", true);
   f.Add("clock", "wall|event", "advance idle caught-up partitions with the wall clock (default wall)");
-  f.Add("drain-timeout", "SECONDS", "how long to wait at the end for alerts to be delivered (default 30)");
+  f.Add("drain-timeout", "SECONDS",
+        "how long to wait at the end for alerts to be delivered (default 30)");
   f.Add("assign-timeout", "SECONDS", "with --until-caught-up: how long to wait for partitions (default 60)");
   f.Add("deadletter-topic", "T", "dead-letter topic (default x402.deadletter)");
   f.Add("alerts-topic", "T", "alerts topic (default x402.alerts)");
@@ -407,7 +409,9 @@ int RunCommand(int argc, char** argv) {
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
     if (LoadSettings(f, &settings).ok())
-      std::printf("\n%s", DescribeAlerts(settings.alerts, f.Get("alerts-topic").value_or("x402.alerts")).c_str());
+      std::printf(
+          "\n%s",
+          DescribeAlerts(settings.alerts, f.Get("alerts-topic").value_or("x402.alerts")).c_str());
     return 0;
   }
   if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
@@ -460,8 +464,9 @@ int RunCommand(int argc, char** argv) {
       const auto snap = (*dispatcher)->Snapshot();
       std::printf("  alerts: %s\n", DescribeDelivery(snap).c_str());
       if (!drained) {
-        return Fail("x402rec run: the alert outbox did not drain within --drain-timeout " + std::to_string(*drain) +
-                    " s (" + std::to_string(snap.outbox_pending) + " pending; delivered on the next run)");
+        return Fail("x402rec run: the alert outbox did not drain within --drain-timeout " +
+                    std::to_string(*drain) + " s (" + std::to_string(snap.outbox_pending) +
+                    " pending; delivered on the next run)");
       }
       if (!snap.ready()) {
         return Fail("x402rec run: a Discord webhook is disabled (" + DescribeDelivery(snap) +
@@ -724,7 +729,8 @@ int DemoCommand(int argc, char** argv) {
     ao.data_dir = dir;
     auto dispatcher = StartAlertDelivery(settings.alerts, (*engine)->store(), ao);
     if (!dispatcher) return Fail("x402rec demo: alerts: " + dispatcher.error(), 2);
-    auto out = ProcessFiles(**engine, {events_path}, settings.batch_size, isatty(2), dispatcher->get());
+    auto out =
+        ProcessFiles(**engine, {events_path}, settings.batch_size, isatty(2), dispatcher->get());
     if (!out) return Fail("x402rec demo: " + out.error());
     if (*dispatcher) {
       const bool drained = (*dispatcher)->WaitDrained(std::chrono::seconds(120));
