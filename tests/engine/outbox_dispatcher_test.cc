@@ -12,6 +12,7 @@
 
 #include "connectors/discord_sink.h"
 #include "engine/alert_settings.h"
+#include "engine/config_file.h"
 #include "engine/outbox_dispatcher.h"
 #include "tests/fake_discord.h"
 #include "tests/testutil.h"
@@ -284,6 +285,51 @@ TEST(OutboxDispatcherTest, OpenFindingIsNotReannouncedButAReopenIs) {
   std::string all;
   for (const auto& r : server.Requests()) all += r.body;
   EXPECT_NE(all.find("(re-opened ×1)"), std::string::npos);
+}
+
+TEST(AlertConfigTest, AlertsSectionAndRoutes) {
+  test::TempDir tmp;
+  auto load = [&](const std::string& text, FileSettings* s) {
+    test::WriteLines(tmp.file("c.toml"), {text});
+    return LoadConfigFile(tmp.file("c.toml"), s);
+  };
+  FileSettings s;
+  ASSERT_TRUE(
+      load("[alerts]\ngroup_window_s = 0.25\nstorm_threshold = 3\nrequest_timeout_s = 5\n"
+           "[[alerts.discord]]\nurl = \"https://discord.com/api/webhooks/1/t\"\nlabel = \"recon\"\n"
+           "min_severity = \"warning\"\nkinds = [\"recon.*\", \"authorization.nonce_reuse\"]\n"
+           "[[alerts.discord]]\nurl = \"https://discord.com/api/webhooks/2/t\"\nmax_severity = "
+           "\"info\"\n",
+           &s)
+          .ok());
+  EXPECT_EQ(s.alerts.group_window_ms, 250);
+  EXPECT_EQ(s.alerts.storm_threshold, 3u);
+  EXPECT_EQ(s.alerts.request_timeout_ms, 5000);
+  ASSERT_EQ(s.alerts.discord.size(), 2u);
+  const DiscordRoute& r = s.alerts.discord[0];
+  EXPECT_EQ(r.label, "recon");
+  EXPECT_TRUE(r.Matches(FindingKind::kReconAmountMismatch, Severity::kCritical));
+  EXPECT_TRUE(r.Matches(FindingKind::kAuthorizationNonceReuse, Severity::kCritical));
+  EXPECT_FALSE(
+      r.Matches(FindingKind::kAuthorizationStale, Severity::kCritical));     // kind not listed
+  EXPECT_FALSE(r.Matches(FindingKind::kReconUnconfirmed, Severity::kInfo));  // below min
+  EXPECT_EQ(s.alerts.discord[1].label, "2");
+  EXPECT_TRUE(s.alerts.discord[1].Matches(FindingKind::kAuthorizationExpired, Severity::kInfo));
+  EXPECT_FALSE(s.alerts.discord[1].Matches(FindingKind::kAuthorizationStale, Severity::kWarning));
+  for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{
+           {"[alerts]\nwindow = 2\n", "c.toml:2: alerts.window: unknown option"},
+           {"[alerts]\ngroup_window_s = -1\n", "alerts.group_window_s: expected seconds"},
+           {"[[alerts.discord]]\nurl = \"x\"\nmin_severity = \"loud\"\n", "min_severity: expected"},
+           {"[[alerts.discord]]\nurl = \"x\"\nkinds = [\"recon.nope\"]\n",
+            "unknown finding kind 'recon.nope'"},
+           {"[[alerts.discord]]\nlabel = \"a\"\n", "url (or url_env) is required"},
+           {"[[alerts.discord]]\nurl_env = \"X402_TEST_SURELY_UNSET\"\n",
+            "X402_TEST_SURELY_UNSET is not set"}}) {
+    FileSettings f;
+    Status st = load(text, &f);
+    ASSERT_FALSE(st.ok()) << text;
+    EXPECT_NE(st.error().find(want), std::string::npos) << st.error();
+  }
 }
 
 }  // namespace

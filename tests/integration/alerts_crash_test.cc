@@ -177,5 +177,35 @@ TEST(AlertsCrashTest, KilledBetweenPostAndAckRedeliversTheSameAlertsAndLosesNone
   EXPECT_TRUE(OutboxIds(dir + "/state").empty());
 }
 
+// Bad alert configuration: exit code 2 and one line naming the flag, never the URL's token;
+// --help prints the effective routing with URLs redacted.
+TEST(AlertsCliTest, BadWebhookExitsTwoWithOneRedactedLine) {
+  test::TempDir tmp;
+  const std::string log = tmp.file("out.log");
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"--discord-webhook", "http://evil.example/api/webhooks/1/TOPSECRET"},
+           {"--discord-webhook", "https://discord.com/api/webhooks/1/TOPSECRET",
+            "--discord-webhook", "https://discord.com/api/webhooks/1/TOPSECRET"},
+           {"--alert-group-window", "-1"},
+           {"--alert-storm-threshold", "0"}}) {
+    std::vector<std::string> args = {Binary(),     "run",        "--input", tmp.file("none.jsonl"),
+                                     "--data-dir", tmp.file("d")};
+    args.insert(args.end(), bad.begin(), bad.end());
+    const int st = WaitFor(Spawn(args, log));
+    const std::string out = ReadFile(log);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 2) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+    EXPECT_EQ(out.find("TOPSECRET"), std::string::npos) << out;
+  }
+  std::ofstream(tmp.file("c.toml"))
+      << "[[alerts.discord]]\nurl = \"https://discord.com/api/webhooks/9/TOPSECRET\"\n"
+         "min_severity = \"critical\"\n";
+  const int st = WaitFor(Spawn({Binary(), "run", "--help", "--config", tmp.file("c.toml")}, log));
+  const std::string out = ReadFile(log);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+  EXPECT_NE(out.find("https://discord.com/api/**** severities critical"), std::string::npos) << out;
+  EXPECT_EQ(out.find("TOPSECRET"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace x402
