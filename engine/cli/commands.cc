@@ -364,6 +364,9 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   PrintFindingsSummary(r, stdout);
   std::printf("  state digest: %s\n", r.state_digest.c_str());
   if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec run: " + st.error());
+  if (until && !(*dispatcher)->Snapshot().ready()) {
+    return Fail("x402rec run: a Discord webhook is disabled; its alerts stay in the outbox");
+  }
   return 0;
 }
 
