@@ -2,6 +2,11 @@
 // (connectors/http_client.h) and the sink's policy for 2xx / 429 / 5xx / 404 / 400 / hangs
 // (connectors/discord_sink.h), all against a real HTTP server on 127.0.0.1 (FakeDiscord).
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cstdlib>
 
 #include <chrono>
 #include <set>
@@ -13,6 +18,7 @@
 #include "connectors/http_client.h"
 #include "schemas/json_writer.h"
 #include "tests/fake_discord.h"
+#include "tests/testutil.h"
 
 namespace x402 {
 namespace {
@@ -284,6 +290,130 @@ TEST(HttpClientTest, HttpsVerifiesThePeer) {
   u.tls = true;
   auto r = client.Post(u, "{}", "application/json", milliseconds(2000));
   EXPECT_FALSE(r.ok());
+}
+
+// A one-connection HTTPS server on 127.0.0.1 with a certificate for "localhost" made by the
+// openssl command: answers 204 to every request on the connection and records the SNI name.
+class TlsServer {
+ public:
+  explicit TlsServer(const std::string& dir) : acceptor_(ioc_) {
+    cert_ = dir + "/cert.pem";
+    key_ = dir + "/key.pem";
+    const std::string cmd =
+        "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+        "-addext subjectAltName=DNS:localhost -keyout " +
+        key_ + " -out " + cert_ + " >/dev/null 2>&1";
+    ok_ = std::system(cmd.c_str()) == 0;
+    if (!ok_) return;
+    ctx_.use_certificate_chain_file(cert_);
+    ctx_.use_private_key_file(key_, boost::asio::ssl::context::pem);
+    boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), 0);
+    acceptor_.open(ep.protocol());
+    acceptor_.bind(ep);
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~TlsServer() {
+    if (thread_.joinable()) {
+      ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
+      thread_.join();
+    }
+  }
+  bool ok() const { return ok_; }
+  const std::string& cert() const { return cert_; }
+  int port() const { return port_; }
+  std::string sni() {
+    std::lock_guard<std::mutex> l(mu_);
+    return sni_;
+  }
+  int requests() {
+    std::lock_guard<std::mutex> l(mu_);
+    return requests_;
+  }
+
+ private:
+  void Serve() {
+    namespace http = boost::beast::http;
+    boost::system::error_code ec;
+    boost::asio::ip::tcp::socket sock(ioc_);
+    acceptor_.accept(sock, ec);
+    if (ec) return;
+    boost::asio::ssl::stream<boost::asio::ip::tcp::socket> tls(std::move(sock), ctx_);
+    tls.handshake(boost::asio::ssl::stream_base::server, ec);
+    if (const char* name = SSL_get_servername(tls.native_handle(), TLSEXT_NAMETYPE_host_name)) {
+      std::lock_guard<std::mutex> l(mu_);
+      sni_ = name;
+    }
+    if (ec) return;
+    boost::beast::flat_buffer buf;
+    while (true) {
+      http::request<http::string_body> req;
+      http::read(tls, buf, req, ec);
+      if (ec) return;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        ++requests_;
+      }
+      http::response<http::empty_body> res{http::status::no_content, 11};
+      res.keep_alive(true);
+      http::write(tls, res, ec);
+      if (ec) return;
+    }
+  }
+  boost::asio::io_context ioc_;
+  boost::asio::ssl::context ctx_{boost::asio::ssl::context::tls_server};
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::string cert_, key_, sni_;
+  int port_ = 0, requests_ = 0;
+  bool ok_ = false;
+  std::mutex mu_;
+  std::thread thread_;
+};
+
+TEST(HttpClientTest, HttpsWithSniAndPeerVerification) {
+  test::TempDir dir;
+  {
+    // Untrusted (self-signed, not in the CA store): the handshake fails, nothing is sent.
+    TlsServer server(dir.path());
+    if (!server.ok()) GTEST_SKIP() << "openssl command not available";
+    ::unsetenv("SSL_CERT_FILE");
+    BeastHttpClient client;
+    auto r = client.Post(
+        *HttpUrl::Parse("https://localhost:" + std::to_string(server.port()) + "/api/webhooks/1/t"),
+        "{}", "application/json", milliseconds(3000));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().find("tls handshake"), std::string::npos) << r.error();
+    EXPECT_EQ(server.requests(), 0);
+  }
+  {
+    // Trusted through SSL_CERT_FILE (read by the default verify paths): SNI sent, keep-alive.
+    TlsServer server(dir.path());
+    ::setenv("SSL_CERT_FILE", server.cert().c_str(), 1);
+    BeastHttpClient client;
+    auto url =
+        *HttpUrl::Parse("https://localhost:" + std::to_string(server.port()) + "/api/webhooks/1/t");
+    for (int i = 0; i < 2; ++i) {
+      auto r = client.Post(url, "{}", "application/json", milliseconds(3000));
+      ASSERT_TRUE(r.ok()) << r.error();
+      EXPECT_EQ(r->status, 204);
+    }
+    EXPECT_EQ(server.sni(), "localhost");
+    EXPECT_EQ(client.connections_opened(), 1u);
+    ::unsetenv("SSL_CERT_FILE");
+  }
+  {
+    // Trusted certificate, wrong name (the certificate is for localhost, not 127.0.0.1).
+    TlsServer server(dir.path());
+    ::setenv("SSL_CERT_FILE", server.cert().c_str(), 1);
+    BeastHttpClient client;
+    auto r =
+        client.Post(*HttpUrl::Parse("https://127.0.0.1:" + std::to_string(server.port()) + "/x"),
+                    "{}", "application/json", milliseconds(3000));
+    ::unsetenv("SSL_CERT_FILE");
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(server.requests(), 0);
+  }
 }
 
 // --- sink policy --------------------------------------------------------------------------
