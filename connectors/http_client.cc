@@ -155,7 +155,8 @@ Result<HttpResponse> BeastHttpClient::Post(const HttpUrl& url, const std::string
   const std::string where = url.host + ":" + url.port;
   const std::string key = std::string(url.tls ? "s|" : "p|") + url.host + "|" + url.port;
   http::request<http::string_body> req{http::verb::post, url.target, 11};
-  req.set(http::field::host, url.host);
+  req.set(http::field::host,
+          url.port == (url.tls ? "443" : "80") ? url.host : url.host + ":" + url.port);
   req.set(http::field::user_agent, "x402rec/0.1");
   req.set(http::field::content_type, content_type);
   req.keep_alive(true);

@@ -453,6 +453,7 @@ int RunCommand(int argc, char** argv) {
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
 
+  std::string alerts_error;  // set when alerts could not all be delivered: exit 1 at the end
   if (!f.Has("status")) {
     // Alerts are delivered while the file is processed, exactly as in Kafka mode.
     AlertDeliveryOptions ao;
@@ -461,19 +462,21 @@ int RunCommand(int argc, char** argv) {
     if (!dispatcher) return Fail("x402rec run: alerts: " + dispatcher.error(), 2);
     auto out = ProcessFiles(**engine, inputs, *bs, isatty(2), dispatcher->get());
     if (!out) return Fail("x402rec run: " + out.error());
+    std::optional<DispatcherSnapshot> alerts;
     if (*dispatcher) {
-      const bool drained = (*dispatcher)->WaitDrained(std::chrono::seconds(*drain));
+      // On a signal, do not wait: what is left stays in the outbox for the next run.
+      const bool drained = (*dispatcher)
+                               ->WaitDrained(std::chrono::seconds(
+                                   StopRequested() ? 0 : static_cast<int64_t>(*drain)));
       (*dispatcher)->Stop();
-      const auto snap = (*dispatcher)->Snapshot();
-      std::printf("  alerts: %s\n", DescribeDelivery(snap).c_str());
-      if (!drained) {
-        return Fail("x402rec run: the alert outbox did not drain within --drain-timeout " +
-                    std::to_string(*drain) + " s (" + std::to_string(snap.outbox_pending) +
-                    " pending; delivered on the next run)");
-      }
-      if (!snap.ready()) {
-        return Fail("x402rec run: a Discord webhook is disabled (" + DescribeDelivery(snap) +
-                    "); its alerts stay in the outbox");
+      alerts = (*dispatcher)->Snapshot();
+      if (!drained && !StopRequested()) {
+        alerts_error = "x402rec run: the alert outbox did not drain within --drain-timeout " +
+                       std::to_string(*drain) + " s (" + std::to_string(alerts->outbox_pending) +
+                       " pending; delivered on the next run)";
+      } else if (!alerts->ready()) {
+        alerts_error = "x402rec run: a Discord webhook is disabled (" + DescribeDelivery(*alerts) +
+                       "); its alerts stay in the outbox";
       }
     }
     const uint64_t applied = out->after.applied_total() - out->before.applied_total();
@@ -486,6 +489,10 @@ int RunCommand(int argc, char** argv) {
                 out->after.dead_letters > out->before.dead_letters
                     ? (" -> " + *dir + "/deadletter.jsonl").c_str()
                     : "");
+    if (alerts) {
+      std::printf("  alerts: %s; %llu pending in the outbox\n", DescribeDelivery(*alerts).c_str(),
+                  static_cast<unsigned long long>(alerts->outbox_pending));
+    }
   }
   Report r = BuildReport(**engine, MaxWatermark(**engine), nullptr);
   std::printf("x402rec state in %s as of %s\n", dir->c_str(), FormatRfc3339(r.as_of).c_str());
@@ -494,6 +501,7 @@ int RunCommand(int argc, char** argv) {
   PrintFindingsSummary(r, stdout);
   std::printf("  state digest: %s\n", r.state_digest.c_str());
   if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec run: " + st.error());
+  if (!alerts_error.empty()) return Fail(alerts_error);
   return 0;
 }
 
