@@ -160,7 +160,7 @@ void OutboxDispatcher::Run(Worker* w) {
     }
     const auto now = Clock::now();
     if (!pending_since) pending_since = now;
-    if (opts_.group_window.count() > 0 && entries.size() < opts_.max_batch &&
+    if (!w->cfg.immediate && opts_.group_window.count() > 0 && entries.size() < opts_.max_batch &&
         now < *pending_since + opts_.group_window) {
       Sleep(std::chrono::duration_cast<milliseconds>(*pending_since + opts_.group_window - now) +
                 milliseconds(1),

@@ -37,6 +37,9 @@ struct DispatcherSinkConfig {
   // Which entries this sink receives; null = every entry. Entries it does not accept are
   // acknowledged without delivery.
   std::function<bool(const OutboxEntry&)> accepts;
+  // Deliver without waiting for the group window (the Kafka topic: one message per alert,
+  // nothing to gain from waiting).
+  bool immediate = false;
 };
 
 struct DispatcherOptions {

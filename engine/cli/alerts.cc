@@ -138,7 +138,7 @@ Result<std::unique_ptr<OutboxDispatcher>> StartAlertDelivery(const AlertSettings
   if (o.kafka) {
     auto k = KafkaAlertSink::Open(*o.kafka, o.kafka_topic);
     if (!k) return Err(k.error());
-    sinks.push_back({std::move(*k), nullptr});
+    sinks.push_back({std::move(*k), nullptr, /*immediate=*/true});
   }
   auto dead_mu = std::make_shared<std::mutex>();
   const std::string dead_path = o.data_dir + "/alerts-deadletter.jsonl";

@@ -156,7 +156,12 @@ TEST(OutboxDispatcherTest, UnacknowledgedDeliveryIsRepeatedWithTheSameAlertId) {
 TEST(OutboxDispatcherTest, GroupWindowBatchesAlertsThatArriveTogether) {
   test::EngineHarness h;
   FakeDiscord server;
-  auto d = Dispatcher(h, One(Discord(server.Url(), "a")), milliseconds(400));
+  // A second, immediate sink (as the Kafka topic is) does not wait for the window.
+  FakeDiscord fast;
+  std::vector<DispatcherSinkConfig> sinks;
+  sinks.push_back({Discord(server.Url(), "a"), nullptr});
+  sinks.push_back({Discord(fast.Url(), "b"), nullptr, /*immediate=*/true});
+  auto d = Dispatcher(h, std::move(sinks), milliseconds(400));
   const auto t0 = std::chrono::steady_clock::now();
   for (int b = 0; b < 3; ++b) {
     ASSERT_TRUE(h.Feed(Oversized(b * 2, 2)).ok());
@@ -168,6 +173,9 @@ TEST(OutboxDispatcherTest, GroupWindowBatchesAlertsThatArriveTogether) {
   ASSERT_EQ(reqs.size(), 1u);  // six alerts within the window: one message
   EXPECT_EQ(test::FooterAlertIds(reqs[0].body).size(), 6u);
   EXPECT_GE(reqs[0].at - t0, milliseconds(390));
+  auto fast_reqs = fast.Requests();
+  ASSERT_GE(fast_reqs.size(), 1u);
+  EXPECT_LT(fast_reqs[0].at - t0, milliseconds(300));
 }
 
 TEST(OutboxDispatcherTest, StormIsOneSummaryAndEveryAlertCounts) {
