@@ -28,6 +28,7 @@ struct SinkAttempt {
   uint64_t dead_lettered = 0;  // alerts given up by this attempt (e.g. Discord 400 twice)
   bool disabled = false;       // the sink refuses for good (webhook deleted / unauthorized)
   bool failed = false;         // the attempt failed (network, 5xx, timeout): counts as a retry
+  bool circuit_open = false;   // after this attempt the sink only probes a dead endpoint
   std::chrono::milliseconds retry_after{0};  // wait before the next attempt when handled < size
   std::string error;                         // why not all were handled; never holds a secret
 };

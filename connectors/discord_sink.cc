@@ -108,6 +108,12 @@ void DiscordSink::NoteRateLimit(const HttpResponse& r) {
 }
 
 SinkAttempt DiscordSink::Deliver(std::span<const AlertRecord> alerts) {
+  SinkAttempt out = DeliverOnce(alerts);
+  out.circuit_open = circuit_open_.load();
+  return out;
+}
+
+SinkAttempt DiscordSink::DeliverOnce(std::span<const AlertRecord> alerts) {
   SinkAttempt out;
   if (disabled_.load()) {
     out.disabled = true;

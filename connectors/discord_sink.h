@@ -62,6 +62,7 @@ class DiscordSink final : public AlertSink {
 
  private:
   DiscordSink(DiscordSinkOptions opts, HttpUrl url, std::unique_ptr<HttpClient> client);
+  SinkAttempt DeliverOnce(std::span<const AlertRecord> alerts);
   std::chrono::milliseconds Backoff();
   Result<HttpResponse> Post(const std::string& body);
   void NoteRateLimit(const HttpResponse& r);

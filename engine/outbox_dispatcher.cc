@@ -186,6 +186,7 @@ void OutboxDispatcher::Run(Worker* w) {
         ++w->status.rate_limited;
       w->status.retrying = a.handled < records.size() && !a.disabled;
       w->status.disabled = a.disabled;
+      w->status.circuit_open = a.circuit_open;
       if (!a.error.empty()) w->status.last_error = a.error;
     }
     if (next > cursor) {

@@ -63,6 +63,7 @@ struct SinkStatus {
   uint64_t pending = 0;          // committed entries at or after this sink's cursor
   bool retrying = false;         // the last attempt did not finish its batch; waiting to retry
   bool disabled = false;         // the sink refused for good (needs a config fix and a restart)
+  bool circuit_open = false;     // the endpoint looks dead: only periodic probes are sent
   std::string last_error;        // most recent problem, no secrets; "" when none
 };
 

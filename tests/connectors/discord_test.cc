@@ -547,6 +547,7 @@ TEST(DiscordSinkTest, CircuitBreakerProbesWithOneMessage) {
   }
   EXPECT_TRUE(sink->circuit_open());
   auto a = sink->Deliver(recs);
+  EXPECT_TRUE(a.circuit_open);
   EXPECT_GE(a.retry_after, milliseconds(200));  // spaced by the probe interval
   healthy = true;
   const size_t before = server.RequestCount();
