@@ -180,7 +180,11 @@ void OutboxDispatcher::Run(Worker* w) {
       std::lock_guard<std::mutex> l(mu_);
       w->status.delivered += a.delivered;
       w->status.dead_lettered += a.dead_lettered;
-      w->status.skipped += entries.size() - records.size();
+      // Entries not routed here count once, when the cursor passes them.
+      size_t routed_before_next = 0, before_next = 0;
+      for (const auto& e : entries) before_next += e.seq < next;
+      for (const auto& r : records) routed_before_next += r.seq < next;
+      w->status.skipped += before_next - routed_before_next;
       if (a.failed) ++w->status.failed_attempts;
       if (!a.failed && !a.disabled && a.handled < records.size() && a.retry_after.count() > 0)
         ++w->status.rate_limited;
