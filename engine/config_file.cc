@@ -2,6 +2,9 @@
 
 #include <toml++/toml.h>
 
+#include <cstdlib>
+#include <optional>
+
 #include "schemas/network.h"
 
 namespace x402 {
@@ -43,6 +46,121 @@ Status GetInt(const std::string& path, const toml::table& t, const char* table, 
     Status _s = (expr);           \
     if (!_s.ok()) return _s;      \
   } while (0)
+
+Status GetSeverity(const std::string& path, const toml::table& t, const std::string& table,
+                   const char* name, Severity* out) {
+  const toml::node* n = t.get(name);
+  if (!n) return Status::Ok();
+  std::optional<Severity> s;
+  if (n->is_string()) s = SeverityFromName(n->as_string()->get());
+  if (!s)
+    return Err(Where(path, *n, table + "." + name) +
+               ": expected \"info\", \"warning\" or \"critical\"");
+  *out = *s;
+  return Status::Ok();
+}
+
+// Seconds as an integer or a decimal ("0.5"), to milliseconds.
+Status GetSecondsMs(const std::string& path, const toml::table& t, const char* name, int64_t max_s,
+                    int64_t* out_ms) {
+  const toml::node* n = t.get(name);
+  if (!n) return Status::Ok();
+  const std::string key = std::string("alerts.") + name;
+  double v = -1;
+  if (n->is_integer()) v = static_cast<double>(n->as_integer()->get());
+  if (n->is_floating_point()) v = n->as_floating_point()->get();
+  if (!(v >= 0 && v <= static_cast<double>(max_s))) {
+    return Err(Where(path, *n, key) + ": expected seconds 0.." + std::to_string(max_s));
+  }
+  *out_ms = static_cast<int64_t>(v * 1000.0 + 0.5);
+  return Status::Ok();
+}
+
+Status LoadAlerts(const std::string& path, const toml::table& a, AlertSettings* out) {
+  for (const auto& [k, v] : a) {
+    const std::string key(k.str());
+    if (key != "group_window_s" && key != "storm_threshold" && key != "request_timeout_s" &&
+        key != "discord") {
+      return Err(Where(path, v, "alerts." + key) + ": unknown option");
+    }
+  }
+  X402_TRY_ST(GetSecondsMs(path, a, "group_window_s", 3600, &out->group_window_ms));
+  int64_t timeout_ms = out->request_timeout_ms;
+  X402_TRY_ST(GetSecondsMs(path, a, "request_timeout_s", 600, &timeout_ms));
+  if (timeout_ms < 100)
+    return Err(Where(path, *a.get("request_timeout_s"), "alerts.request_timeout_s") +
+               ": at least 0.1");
+  out->request_timeout_ms = timeout_ms;
+  int64_t storm = static_cast<int64_t>(out->storm_threshold);
+  X402_TRY_ST(GetInt(path, a, "alerts", "storm_threshold", 0, 1000000, &storm));
+  out->storm_threshold = static_cast<uint64_t>(storm);
+  const toml::node* d = a.get("discord");
+  if (!d) return Status::Ok();
+  const toml::array* arr = d->as_array();
+  if (!arr) return Err(Where(path, *d, "alerts.discord") + ": expected [[alerts.discord]] tables");
+  size_t i = 0;
+  for (const auto& e : *arr) {
+    ++i;
+    const std::string table = "alerts.discord[" + std::to_string(i) + "]";
+    const toml::table* t = e.as_table();
+    if (!t) return Err(Where(path, e, table) + ": expected a table");
+    DiscordRoute r;
+    r.origin = path + ":" + std::to_string(e.source().begin.line);
+    r.label = std::to_string(i);
+    for (const auto& [k, v] : *t) {
+      const std::string key(k.str());
+      if (key != "url" && key != "url_env" && key != "label" && key != "min_severity" &&
+          key != "max_severity" && key != "kinds") {
+        return Err(Where(path, v, table + "." + key) + ": unknown option");
+      }
+      if ((key == "url" || key == "url_env" || key == "label") && !v.is_string()) {
+        return Err(Where(path, v, table + "." + key) + ": expected a string");
+      }
+    }
+    if (auto* u = t->get("url")) r.url = u->as_string()->get();
+    if (auto* u = t->get("url_env")) {
+      if (!r.url.empty()) return Err(Where(path, *u, table) + ": give url or url_env, not both");
+      const std::string var = u->as_string()->get();
+      const char* val = std::getenv(var.c_str());
+      if (!val || !*val)
+        return Err(Where(path, *u, table + ".url_env") + ": environment variable " + var +
+                   " is not set");
+      r.url = val;
+    }
+    if (r.url.empty()) return Err(Where(path, e, table) + ": url (or url_env) is required");
+    if (auto* l = t->get("label")) {
+      r.label = l->as_string()->get();
+      if (r.label.empty() || r.label.size() > 32 ||
+          r.label.find_first_not_of(
+              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+              std::string::npos) {
+        return Err(Where(path, *l, table + ".label") + ": expected 1..32 of [A-Za-z0-9_-]");
+      }
+    }
+    X402_TRY_ST(GetSeverity(path, *t, table, "min_severity", &r.min_severity));
+    X402_TRY_ST(GetSeverity(path, *t, table, "max_severity", &r.max_severity));
+    if (r.min_severity > r.max_severity)
+      return Err(Where(path, e, table) + ": min_severity is above max_severity");
+    if (const toml::node* kn = t->get("kinds")) {
+      const toml::array* ka = kn->as_array();
+      if (!ka)
+        return Err(Where(path, *kn, table + ".kinds") + ": expected an array of finding kinds");
+      for (const auto& kv : *ka) {
+        std::string kind = kv.is_string() ? std::string(kv.as_string()->get()) : std::string();
+        bool ok = FindingKindFromName(kind).has_value();
+        if (!ok && kind.size() > 2 && kind.ends_with(".*")) {
+          for (int f = 0; f < kFindingKindCount; ++f)
+            ok = ok || FindingKindName(FindingKind(f)).starts_with(kind.substr(0, kind.size() - 1));
+        }
+        if (!ok)
+          return Err(Where(path, kv, table + ".kinds") + ": unknown finding kind '" + kind + "'");
+        r.kinds.push_back(kind);
+      }
+    }
+    out->discord.push_back(std::move(r));
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -132,6 +250,7 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
       }
     }
   }
+  if (auto* a = root["alerts"].as_table()) X402_TRY_ST(LoadAlerts(path, *a, &s->alerts));
   if (auto* e = root["engine"].as_table()) {
     int64_t bs = static_cast<int64_t>(s->batch_size), ce = static_cast<int64_t>(s->cache_entries);
     X402_TRY_ST(GetInt(path, *e, "engine", "batch_size", 1, 1000000, &bs));

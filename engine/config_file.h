@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 
+#include "engine/alert_settings.h"
 #include "projections/config.h"
 #include "schemas/result.h"
 
@@ -16,6 +17,7 @@ struct FileSettings {
   size_t batch_size = 16384;
   size_t cache_entries = 50000;
   std::map<std::string, std::string> kafka;  // [kafka]: librdkafka properties, verbatim
+  AlertSettings alerts;                      // [alerts], [[alerts.discord]]
 };
 
 // Applies the settings in `path` on top of *out (which holds the defaults).

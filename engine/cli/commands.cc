@@ -18,6 +18,7 @@
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "connectors/kafka_gen.h"
+#include "engine/cli/alerts.h"
 #include "engine/cli/flags.h"
 #include "engine/config_file.h"
 #include "engine/engine.h"
@@ -62,6 +63,9 @@ Status LoadSettings(const Flags& f, FileSettings* s) {
   }
   Status st = LoadAgentLimitsFromEnv(environ, &s->projections);
   if (!st.ok()) return Err("x402rec " + f.command() + ": " + st.error());
+  if (f.command() == "run" || f.command() == "demo") {
+    if (Status a = ApplyAlertEnvAndFlags(f, &s->alerts); !a.ok()) return a;
+  }
   ProjectionConfig& p = s->projections;
   struct IntFlag {
     const char* name;
@@ -186,8 +190,9 @@ struct RunOutcome {
 };
 
 // Processes `inputs` into the persistent engine until the end of every file (or a signal).
-Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& inputs, size_t batch_size,
-                                bool progress_line) {
+Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& inputs,
+                                size_t batch_size, bool progress_line,
+                                OutboxDispatcher* alerts = nullptr) {
   RunOutcome o;
   o.before = engine.stats();
   auto source = FileSource::Open(inputs, [&](const std::string& path) -> std::optional<FilePosition> {
@@ -203,6 +208,7 @@ Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& 
     o.records += batch.size();
     Status st = engine.ProcessBatch(batch, (*source)->CurrentPositions());
     if (!st.ok()) return Err(st.error());
+    if (alerts) alerts->Notify();
     progress.Update(o.records, (*source)->bytes_done(), (*source)->bytes_total());
   }
   progress.Finish();
@@ -216,25 +222,6 @@ TimeMs MaxWatermark(Engine& e) {
   TimeMs t{0};
   for (const auto& [s, wm] : e.watermarks()) t = std::max(t, wm);
   return t;
-}
-
-
-// Delivers committed outbox entries to the alerts topic; deletes them once acknowledged.
-Result<uint64_t> DeliverOutbox(Engine& engine, KafkaProducer& producer, const std::string& topic, uint64_t* from) {
-  std::vector<uint64_t> seqs;
-  Status st = Status::Ok();
-  engine.ForEachOutbox(*from, [&](const OutboxEntry& e) {
-    st = producer.Produce(topic, e.agent_id, e.json, {{"x402-alert-id", e.alert_id}});
-    if (!st.ok()) return false;
-    seqs.push_back(e.seq);
-    return seqs.size() < 10000;
-  });
-  if (!st.ok()) return Err(st.error());
-  if (seqs.empty()) return uint64_t{0};
-  if (Status fl = producer.Flush(30000); !fl.ok()) return Err(fl.error());
-  if (Status d = engine.DeleteOutbox(seqs); !d.ok()) return Err(d.error());
-  *from = seqs.back() + 1;
-  return static_cast<uint64_t>(seqs.size());
 }
 
 int64_t WallClockMs() {
@@ -320,8 +307,15 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   auto source = KafkaSource::Open(so);
   if (!source) return Fail("x402rec run: " + source.error(), 2);
   const std::string alerts_topic = f.Get("alerts-topic").value_or("x402.alerts");
+  // Alerts leave through the outbox dispatcher: the alerts topic plus any Discord webhooks.
+  AlertDeliveryOptions ao;
+  ao.data_dir = dir;
+  ao.kafka = &producer_props;
+  ao.kafka_topic = alerts_topic;
+  auto dispatcher = StartAlertDelivery(settings.alerts, eng.store(), ao);
+  if (!dispatcher) return Fail("x402rec run: alerts: " + dispatcher.error(), 2);
   const bool until = f.Has("until-caught-up");
-  uint64_t outbox_from = 0, records = 0, alerts = 0;
+  uint64_t records = 0;
   const double t0 = MonotonicSeconds();
   double caught_up_at = -1;
   std::vector<SourceRecord> batch;
@@ -336,19 +330,15 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       records += batch.size();
       Status st = eng.ProcessBatch(batch, (*source)->CurrentPositions());
       if (!st.ok()) return Fail("x402rec run: " + st.error());
+      (*dispatcher)->Notify();
       (*source)->CommitAsync();
     } else if (clock == "wall") {
       // Idle partitions that are read to their end follow the wall clock (DESIGN.md 3).
       for (uint32_t shard : (*source)->IdleShards()) {
         Status st = eng.AdvanceClock(shard, TimeMs{WallClockMs()});
         if (!st.ok()) return Fail("x402rec run: " + st.error());
+        (*dispatcher)->Notify();
       }
-    }
-    auto delivered = DeliverOutbox(eng, **producer, alerts_topic, &outbox_from);
-    if (!delivered) {
-      std::fprintf(stderr, "x402rec run: alerts: %s (will retry)\n", delivered.error().c_str());
-    } else {
-      alerts += *delivered;
     }
     if (until) {
       const double now = MonotonicSeconds();
@@ -360,12 +350,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       }
       if ((*source)->CaughtUp()) {
         if (caught_up_at < 0) caught_up_at = now;
-        bool drained = true;
-        eng.ForEachOutbox(outbox_from, [&](const OutboxEntry&) {
-          drained = false;
-          return false;
-        });
-        if (drained) break;
+        if ((*dispatcher)->WaitDrained(std::chrono::milliseconds(0))) break;
         if (now - caught_up_at > static_cast<double>(*drain)) {
           return Fail("x402rec run: caught up, but the alert outbox did not drain within --drain-timeout");
         }
@@ -373,15 +358,20 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     }
   }
   const double secs = MonotonicSeconds() - t0;
+  (*dispatcher)->Stop();
   Report r = BuildReport(eng, MaxWatermark(eng), nullptr);
-  std::printf("x402rec run: %s records from Kafka in %.2f s, %s alerts delivered to %s%s\n", Thousands(records).c_str(),
-              secs, Thousands(alerts).c_str(), alerts_topic.c_str(), StopRequested() ? " (stopped by signal)" : "");
+  std::printf("x402rec run: %s records from Kafka in %.2f s%s\n  alerts: %s\n",
+              Thousands(records).c_str(), secs, StopRequested() ? " (stopped by signal)" : "",
+              DescribeDelivery((*dispatcher)->Snapshot()).c_str());
   std::printf("x402rec state in %s as of %s\n", dir.c_str(), FormatRfc3339(r.as_of).c_str());
   PrintEvents(r.stats, stdout);
   std::printf("  agents: %zu\n", r.agents.size());
   PrintFindingsSummary(r, stdout);
   std::printf("  state digest: %s\n", r.state_digest.c_str());
   if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec run: " + st.error());
+  if (until && !(*dispatcher)->Snapshot().ready()) {
+    return Fail("x402rec run: a Discord webhook is disabled; its alerts stay in the outbox");
+  }
   return 0;
 }
 
@@ -413,19 +403,25 @@ int RunCommand(int argc, char** argv) {
   f.Add("group", "ID", "consumer group id (default x402rec)");
   f.Add("kafka-prop", "K=V", "librdkafka property, verbatim (overrides [kafka] in the config)", true);
   f.Add("clock", "wall|event", "advance idle caught-up partitions with the wall clock (default wall)");
-  f.Add("drain-timeout", "SECONDS", "with --until-caught-up: how long to wait for alerts to drain (default 30)");
+  f.Add("drain-timeout", "SECONDS",
+        "how long to wait at the end for alerts to be delivered (default 30)");
   f.Add("assign-timeout", "SECONDS", "with --until-caught-up: how long to wait for partitions (default 60)");
   f.Add("deadletter-topic", "T", "dead-letter topic (default x402.deadletter)");
   f.Add("alerts-topic", "T", "alerts topic (default x402.alerts)");
   f.Add("vendor-facts-topic", "T",
         "internal topic re-keying payment outcomes by vendor (default x402.vendor-facts; at least as many "
         "partitions as the events topic)");
+  AddAlertFlags(f);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
+  FileSettings settings;
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
+    if (LoadSettings(f, &settings).ok())
+      std::printf(
+          "\n%s",
+          DescribeAlerts(settings.alerts, f.Get("alerts-topic").value_or("x402.alerts")).c_str());
     return 0;
   }
-  FileSettings settings;
   if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
   auto dir = f.Get("data-dir");
   if (!dir) return Fail("x402rec run: --data-dir is required", 2);
@@ -437,6 +433,8 @@ int RunCommand(int argc, char** argv) {
   }
   auto bs = f.GetUint("batch-size", settings.batch_size, 1, 1000000);
   if (!bs) return Fail(bs.error(), 2);
+  auto drain = f.GetUint("drain-timeout", 30, 0, 86400);
+  if (!drain) return Fail(drain.error(), 2);
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(*dir, ec);
@@ -460,9 +458,32 @@ int RunCommand(int argc, char** argv) {
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
 
+  std::string alerts_error;  // set when alerts could not all be delivered: exit 1 at the end
   if (!f.Has("status")) {
-    auto out = ProcessFiles(**engine, inputs, *bs, isatty(2));
+    // Alerts are delivered while the file is processed, exactly as in Kafka mode.
+    AlertDeliveryOptions ao;
+    ao.data_dir = *dir;
+    auto dispatcher = StartAlertDelivery(settings.alerts, (*engine)->store(), ao);
+    if (!dispatcher) return Fail("x402rec run: alerts: " + dispatcher.error(), 2);
+    auto out = ProcessFiles(**engine, inputs, *bs, isatty(2), dispatcher->get());
     if (!out) return Fail("x402rec run: " + out.error());
+    std::optional<DispatcherSnapshot> alerts;
+    if (*dispatcher) {
+      // On a signal, do not wait: what is left stays in the outbox for the next run.
+      const bool drained = (*dispatcher)
+                               ->WaitDrained(std::chrono::seconds(
+                                   StopRequested() ? 0 : static_cast<int64_t>(*drain)));
+      (*dispatcher)->Stop();
+      alerts = (*dispatcher)->Snapshot();
+      if (!drained && !StopRequested()) {
+        alerts_error = "x402rec run: the alert outbox did not drain within --drain-timeout " +
+                       std::to_string(*drain) + " s (" + std::to_string(alerts->outbox_pending) +
+                       " pending; delivered on the next run)";
+      } else if (!alerts->ready()) {
+        alerts_error = "x402rec run: a Discord webhook is disabled (" + DescribeDelivery(*alerts) +
+                       "); its alerts stay in the outbox";
+      }
+    }
     const uint64_t applied = out->after.applied_total() - out->before.applied_total();
     std::printf("x402rec run: %s records in %.2f s (%.0f records/s)%s\n", Thousands(out->records).c_str(),
                 out->seconds, out->seconds > 0 ? out->records / out->seconds : 0.0,
@@ -473,6 +494,10 @@ int RunCommand(int argc, char** argv) {
                 out->after.dead_letters > out->before.dead_letters
                     ? (" -> " + *dir + "/deadletter.jsonl").c_str()
                     : "");
+    if (alerts) {
+      std::printf("  alerts: %s; %llu pending in the outbox\n", DescribeDelivery(*alerts).c_str(),
+                  static_cast<unsigned long long>(alerts->outbox_pending));
+    }
   }
   Report r = BuildReport(**engine, MaxWatermark(**engine), nullptr);
   std::printf("x402rec state in %s as of %s\n", dir->c_str(), FormatRfc3339(r.as_of).c_str());
@@ -481,6 +506,7 @@ int RunCommand(int argc, char** argv) {
   PrintFindingsSummary(r, stdout);
   std::printf("  state digest: %s\n", r.state_digest.c_str());
   if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec run: " + st.error());
+  if (!alerts_error.empty()) return Fail(alerts_error);
   return 0;
 }
 
@@ -662,6 +688,7 @@ int DemoCommand(int argc, char** argv) {
   f.Add("bad-lines", "RATE", "fraction of lines followed by a malformed line (default 0.0005)");
   f.Add("partitions", "N", "partitions of the embedded broker's topics (default 8)");
   AddProjectionFlags(f);
+  AddAlertFlags(f);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -762,6 +789,11 @@ int DemoCommand(int argc, char** argv) {
       "--group",       "x402rec-demo",       "--clock",     "event",           "--until-caught-up",
       "--report-json", dir + "/report.json", "--report-md", dir + "/report.md"};
   for (const char* name : kProjectionFlagNames) {
+    if (auto v = f.Get(name)) args.push_back(std::string("--") + name + "=" + *v);
+  }
+  // Alerts go where the user pointed them (flags here, or the environment run reads itself).
+  for (const auto& url : f.GetAll("discord-webhook")) args.push_back("--discord-webhook=" + url);
+  for (const char* name : {"alert-group-window", "alert-storm-threshold"}) {
     if (auto v = f.Get(name)) args.push_back(std::string("--") + name + "=" + *v);
   }
   std::printf(
