@@ -17,6 +17,7 @@
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "connectors/kafka_gen.h"
+#include "engine/cli/api_runtime.h"
 #include "engine/cli/flags.h"
 #include "engine/config_file.h"
 #include "engine/engine.h"
@@ -182,7 +183,7 @@ struct RunOutcome {
 
 // Processes `inputs` into the persistent engine until the end of every file (or a signal).
 Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& inputs, size_t batch_size,
-                                bool progress_line) {
+                                bool progress_line, ApiRuntime* api = nullptr) {
   RunOutcome o;
   o.before = engine.stats();
   auto source = FileSource::Open(inputs, [&](const std::string& path) -> std::optional<FilePosition> {
@@ -198,6 +199,7 @@ Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& 
     o.records += batch.size();
     Status st = engine.ProcessBatch(batch, (*source)->CurrentPositions());
     if (!st.ok()) return Err(st.error());
+    if (api) api->Pump();
     progress.Update(o.records, (*source)->bytes_done(), (*source)->bytes_total());
   }
   progress.Finish();
@@ -284,15 +286,22 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
                 2);
   }
   KafkaVendorFactSink vendor_facts(producer->get(), facts_topic, *event_partitions);
+  auto api = ApiRuntime::Create(f, settings);
+  if (!api) return Fail(api.error(), 2);
   EngineOptions eo;
   eo.store.path = dir + "/state";
   eo.projections = settings.projections;
   eo.cache_entries = settings.cache_entries;
   eo.dead_letters = &dls;
   eo.vendor_facts = &vendor_facts;
+  eo.observer = (*api)->observer();
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
   Engine& eng = **engine;
+  ApiScope api_scope(api->get());
+  if (Status st = (*api)->Start(eng); !st.ok()) return Fail("x402rec run: " + st.error(), 2);
+  KafkaAlertSinkStatus kafka_alerts;
+  (*api)->sinks().AddProvider([&kafka_alerts] { return kafka_alerts.Status(); });
   KafkaSourceOptions so;
   so.props = props;
   so.topics = topics;
@@ -332,6 +341,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       Status st = eng.ProcessBatch(batch, (*source)->CurrentPositions());
       if (!st.ok()) return Fail("x402rec run: " + st.error());
       (*source)->CommitAsync();
+      (*api)->Pump();
     } else if (clock == "wall") {
       // Idle partitions that are read to their end follow the wall clock (DESIGN.md 3).
       for (uint32_t shard : (*source)->IdleShards()) {
@@ -342,9 +352,14 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     auto delivered = DeliverOutbox(eng, **producer, alerts_topic, &outbox_from);
     if (!delivered) {
       std::fprintf(stderr, "x402rec run: alerts: %s (will retry)\n", delivered.error().c_str());
+      kafka_alerts.Failed(delivered.error());
     } else {
       alerts += *delivered;
+      if (*delivered) kafka_alerts.Delivered(*delivered);
     }
+    kafka_alerts.SetPending(eng.outbox_next_seq() - std::min(outbox_from, eng.outbox_next_seq()));
+    (*api)->UpdateKafka(**source);
+    (*api)->Pump();
     if (until) {
       const double now = MonotonicSeconds();
       if (!(*source)->assigned()) {
@@ -415,6 +430,7 @@ int RunCommand(int argc, char** argv) {
   f.Add("vendor-facts-topic", "T",
         "internal topic re-keying payment outcomes by vendor (default x402.vendor-facts; at least as many "
         "partitions as the events topic)");
+  AddApiFlags(f, true);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -443,20 +459,31 @@ int RunCommand(int argc, char** argv) {
     if (!d) return Fail("x402rec run: " + d.error());
     dls = std::move(*d);
   }
+  std::unique_ptr<ApiRuntime> api;
+  if (!f.Has("status")) {
+    auto a = ApiRuntime::Create(f, settings);
+    if (!a) return Fail(a.error(), 2);
+    api = std::move(*a);
+  }
   EngineOptions eo;
   eo.store.path = *dir + "/state";
   eo.projections = settings.projections;
   eo.cache_entries = settings.cache_entries;
   eo.dead_letters = dls.get();
   eo.store.read_only = f.Has("status");
+  if (api) eo.observer = api->observer();
   if (f.Has("status") && !fs::exists(eo.store.path + "/CURRENT", ec)) {
     return Fail("x402rec run: --data-dir " + *dir + ": no state store there", 2);
   }
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
+  ApiScope api_scope(api.get());
+  if (api) {
+    if (Status st = api->Start(**engine); !st.ok()) return Fail("x402rec run: " + st.error(), 2);
+  }
 
   if (!f.Has("status")) {
-    auto out = ProcessFiles(**engine, inputs, *bs, isatty(2));
+    auto out = ProcessFiles(**engine, inputs, *bs, isatty(2), api.get());
     if (!out) return Fail("x402rec run: " + out.error());
     const uint64_t applied = out->after.applied_total() - out->before.applied_total();
     std::printf("x402rec run: %s records in %.2f s (%.0f records/s)%s\n", Thousands(out->records).c_str(),
@@ -476,6 +503,13 @@ int RunCommand(int argc, char** argv) {
   PrintFindingsSummary(r, stdout);
   std::printf("  state digest: %s\n", r.state_digest.c_str());
   if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec run: " + st.error());
+  if (api) {
+    api->SetInputConsumed();
+    if (api->serve_requested()) {
+      std::fflush(stdout);
+      api->ServeUntil(StopRequested);
+    }
+  }
   return 0;
 }
 
@@ -651,6 +685,7 @@ int DemoCommand(int argc, char** argv) {
   f.Add("anomalies", "RATE", "fraction of payments with an injected anomaly (default 0.01)");
   f.Add("bad-lines", "RATE", "fraction of lines followed by a malformed line (default 0.0005)");
   AddProjectionFlags(f);
+  AddApiFlags(f, true);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -658,6 +693,15 @@ int DemoCommand(int argc, char** argv) {
   }
   FileSettings settings;
   if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
+  // The API runs only with --serve (the demo otherwise exits when done).
+  std::unique_ptr<ApiRuntime> api;
+  if (f.Has("serve")) {
+    auto a = ApiRuntime::Create(f, settings);
+    if (!a) return Fail(a.error(), 2);
+    api = std::move(*a);
+  } else if (f.Has("http") || f.Has("api-token")) {
+    return Fail("x402rec demo: --http and --api-token need --serve", 2);
+  }
   GeneratorOptions g;
   auto agents = f.GetUint("agents", 50, 1, 1000000);
   auto events = f.GetUint("events", 200000, 1, 1000000000);
@@ -704,12 +748,19 @@ int DemoCommand(int argc, char** argv) {
   eo.projections = settings.projections;
   eo.cache_entries = settings.cache_entries;
   eo.dead_letters = dls->get();
+  if (api) eo.observer = api->observer();
   std::string live_digest;
   size_t truth_matched = 0, open_count = 0;
+  std::unique_ptr<Engine> live_engine;  // kept open for --serve
+  std::optional<ApiScope> api_scope;
   {
     auto engine = Engine::Open(eo);
     if (!engine) return Fail("x402rec demo: " + engine.error());
-    auto out = ProcessFiles(**engine, {events_path}, settings.batch_size, isatty(2));
+    if (api) {
+      api_scope.emplace(api.get());
+      if (Status st = api->Start(**engine); !st.ok()) return Fail("x402rec demo: " + st.error(), 2);
+    }
+    auto out = ProcessFiles(**engine, {events_path}, settings.batch_size, isatty(2), api.get());
     if (!out) return Fail("x402rec demo: " + out.error());
     std::printf("  2. engine processed %s lines in %.2f s (%.0f lines/s) into %s/state\n",
                 Thousands(out->records).c_str(), out->seconds, out->seconds > 0 ? out->records / out->seconds : 0.0,
@@ -732,6 +783,7 @@ int DemoCommand(int argc, char** argv) {
                 open_count - truth_matched);
     if (Status st = WriteFile(dir + "/report.json", r.ToJson()); !st.ok()) return Fail("x402rec demo: " + st.error());
     if (Status st = WriteFile(dir + "/report.md", r.ToMarkdown()); !st.ok()) return Fail("x402rec demo: " + st.error());
+    live_engine = std::move(*engine);
   }
   ReplayOptions ro;
   ro.inputs = {events_path};
@@ -746,6 +798,15 @@ int DemoCommand(int argc, char** argv) {
   std::printf("  next: x402rec replay --input %s --as-of 2025-11-17T12:00:00Z --report-md /dev/stdout\n",
               events_path.c_str());
   const bool truth_ok = truth_matched == gs->truth.size() && open_count == truth_matched;
+  if (api) {
+    api->SetInputConsumed();
+    if (api->serving()) {
+      std::printf("  API: http://127.0.0.1:%u/v1/report, /metrics, /v1/findings?status=open (Ctrl-C to stop)\n",
+                  static_cast<unsigned>(api->port()));
+    }
+    std::fflush(stdout);
+    api->ServeUntil(StopRequested);
+  }
   return same && truth_ok ? 0 : 1;
 }
 
