@@ -27,6 +27,7 @@ pm::MetricFamily Family(std::string name, std::string help, pm::MetricType type)
 
 void Sample(pm::MetricFamily& f, std::vector<std::pair<std::string, std::string>> labels,
             double v) {
+  std::sort(labels.begin(), labels.end());  // label order as in prometheus-cpp's own families
   pm::ClientMetric m;
   for (auto& [k, val] : labels) m.label.push_back({std::move(k), std::move(val)});
   if (f.type == pm::MetricType::Counter) {
