@@ -17,6 +17,7 @@
 #include "connectors/kafka_producer.h"
 #include "connectors/kafka_source.h"
 #include "connectors/kafka_gen.h"
+#include "api/log.h"
 #include "engine/cli/api_runtime.h"
 #include "engine/cli/flags.h"
 #include "engine/config_file.h"
@@ -316,10 +317,10 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   so.reset_shard = [&](uint32_t shard) {
     const std::string topic = topic_list[shard >> 16];
     const int32_t p = static_cast<int32_t>(shard & 0xffff);
-    std::fprintf(stderr, "x402rec run: %s/%d: stored offset is past the end of the partition; rebuilding it\n",
-                 topic.c_str(), p);
+    LogJson(LogLevel::kWarn, "stored offset is past the end of the partition; rebuilding it",
+            {{"topic", topic}, {"partition", std::to_string(p)}});
     Status st = eng.DropShard(shard, {KafkaSource::PositionKey(topic, p)});
-    if (!st.ok()) std::fprintf(stderr, "x402rec run: %s\n", st.error().c_str());
+    if (!st.ok()) LogJson(LogLevel::kError, "rebuilding the partition failed", {{"error", st.error()}});
   };
   auto source = KafkaSource::Open(so);
   if (!source) return Fail("x402rec run: " + source.error(), 2);
@@ -334,7 +335,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     (*source)->NextBatch(*bs, &batch);
     if (!(*source)->error().empty() && (*source)->error() != last_error) {
       last_error = (*source)->error();
-      std::fprintf(stderr, "x402rec run: kafka: %s (retrying)\n", last_error.c_str());
+      LogJson(LogLevel::kWarn, "kafka error; retrying", {{"error", last_error}});
     }
     if (!batch.empty()) {
       records += batch.size();
@@ -351,7 +352,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     }
     auto delivered = DeliverOutbox(eng, **producer, alerts_topic, &outbox_from);
     if (!delivered) {
-      std::fprintf(stderr, "x402rec run: alerts: %s (will retry)\n", delivered.error().c_str());
+      LogJson(LogLevel::kWarn, "alert delivery failed; will retry", {{"sink", "kafka"}, {"error", delivered.error()}});
       kafka_alerts.Failed(delivered.error());
     } else {
       alerts += *delivered;
