@@ -6,6 +6,8 @@
   ops_test.py promtool   promtool check config / check rules / test rules on ops/prometheus
   ops_test.py systemd    systemd-analyze verify ops/systemd/x402rec.service
   ops_test.py cli        --http/--api-token usage errors, busy ports, run --serve lifecycle
+  ops_test.py kafka      run --brokers (dev broker): /readyz consumer checks, consumer lag and
+                         alert delivery metrics
 
 Needs python3-yaml and python3-jsonschema (Debian). Everything runs on 127.0.0.1.
 """
@@ -315,9 +317,86 @@ def test_cli():
         check(r.returncode == 2 and "need --serve" in r.stderr, "demo --http without --serve: %r" % r.stderr)
 
 
+def test_kafka():
+    with tempfile.TemporaryDirectory() as tmp:
+        berr = open(os.path.join(tmp, "broker.log"), "w+")
+        broker = subprocess.Popen([BIN, "broker", "--partitions", "2"], stdout=subprocess.PIPE, stderr=berr, text=True)
+        run = None
+        try:
+            line = broker.stdout.readline()
+            m = re.search(r"bootstrap: (\S+)", line)
+            check(m is not None, "broker prints its bootstrap address: %r" % line)
+            if not m:
+                return
+            brokers = m.group(1)
+            subprocess.run([BIN, "gen", "--brokers", brokers, "--events", "3000", "--agents", "10", "--anomalies",
+                            "0.05"], check=True, stdout=subprocess.DEVNULL, timeout=120)
+            err = open(os.path.join(tmp, "run.log"), "w+")
+            run = subprocess.Popen([BIN, "run", "--brokers", brokers, "--data-dir", os.path.join(tmp, "d"), "--http",
+                                    "127.0.0.1:0", "--probe-interval", "1", "--clock", "event"],
+                                   stdout=subprocess.DEVNULL, stderr=err)
+            port = None
+            deadline = time.time() + 90
+            while time.time() < deadline and port is None:
+                err.seek(0)
+                for l in err.read().splitlines():
+                    if l.startswith("{") and json.loads(l).get("msg") == "api listening":
+                        port = int(json.loads(l)["port"])
+                time.sleep(0.05)
+            check(port is not None, "run --brokers starts the API")
+            if port is None:
+                return
+
+            def get(path):
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=30) as r:
+                        return r.status, r.read().decode()
+                except urllib.error.HTTPError as e:
+                    return e.code, e.read().decode()
+
+            ready = None
+            metrics = ""
+            while time.time() < deadline:
+                status, body = get("/readyz")
+                ready = json.loads(body)
+                _, metrics = get("/metrics")
+                delivered = re.search(r'^x402_alerts_delivered_total\{outcome="delivered",sink="kafka"\} (\S+)',
+                                      metrics, re.M)
+                applied = sum(float(v) for v in re.findall(r'^x402_events_total\{outcome="applied",[^}]*\} (\S+)',
+                                                              metrics, re.M))
+                if status == 200 and delivered and float(delivered.group(1)) > 0 and applied >= 3000:
+                    break
+                time.sleep(0.2)
+            names = {c["name"]: c for c in ready["checks"]}
+            check(ready["ready"], "ready once assigned and caught up: %r" % ready)
+            check(names.get("consumer_assigned", {}).get("ok") is True, "consumer_assigned check: %r" % ready)
+            check("consumer_lag" in names and names["consumer_lag"]["detail"].startswith("0 events behind"),
+                  "consumer_lag check: %r" % ready)
+            check(re.search(r'^x402_consumer_lag_events\{partition="[01]",topic="x402.events"\} 0$', metrics, re.M)
+                  is not None, "consumer lag per partition in /metrics")
+            check(re.search(r'^x402_alerts_delivered_total\{outcome="delivered",sink="kafka"\} [1-9]', metrics, re.M)
+                  is not None, "kafka alert deliveries counted")
+            check(re.search(r'^x402_alert_sink_disabled\{sink="kafka"\} 0$', metrics, re.M) is not None,
+                  "kafka sink not disabled")
+            run.send_signal(signal.SIGTERM)
+            rc = run.wait(timeout=60)
+            check(rc == 0, "run --brokers exits 0 on SIGTERM, got %d" % rc)
+            err.seek(0)
+            logs = err.read()
+            check('"msg":"api stopped"' in logs, "api stopped is logged: %r" % logs[-500:])
+        finally:
+            if run and run.poll() is None:
+                run.kill()
+            broker.send_signal(signal.SIGTERM)
+            try:
+                broker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                broker.kill()
+
+
 def main():
     tests = {"openapi": test_openapi, "dashboard": test_dashboard, "promtool": test_promtool, "systemd": test_systemd,
-             "cli": test_cli}
+             "cli": test_cli, "kafka": test_kafka}
     if len(sys.argv) != 2 or sys.argv[1] not in tests:
         print("usage: ops_test.py " + "|".join(tests), file=sys.stderr)
         return 2
