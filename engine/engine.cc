@@ -21,12 +21,18 @@ std::string WatermarkKey(uint32_t shard) { return ShardKey("wm|", shard); }
 
 std::string_view DeadLetterClassName(DeadLetterClass c) {
   switch (c) {
-    case DeadLetterClass::kOversize: return "oversize";
-    case DeadLetterClass::kNotJson: return "not_json";
-    case DeadLetterClass::kEnvelope: return "envelope";
-    case DeadLetterClass::kUnknownType: return "unknown_type";
-    case DeadLetterClass::kData: return "data";
-    case DeadLetterClass::kVendorFact: return "vendor_fact";
+    case DeadLetterClass::kOversize:
+      return "oversize";
+    case DeadLetterClass::kNotJson:
+      return "not_json";
+    case DeadLetterClass::kEnvelope:
+      return "envelope";
+    case DeadLetterClass::kUnknownType:
+      return "unknown_type";
+    case DeadLetterClass::kData:
+      return "data";
+    case DeadLetterClass::kVendorFact:
+      return "vendor_fact";
   }
   return "envelope";
 }
@@ -45,7 +51,6 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 }  // namespace
-
 
 uint64_t EngineStats::applied_total() const {
   uint64_t n = 0;

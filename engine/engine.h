@@ -30,7 +30,14 @@
 namespace x402 {
 
 // Classes of dead-letter reasons for metrics: a small fixed set, never free text.
-enum class DeadLetterClass : uint8_t { kOversize = 0, kNotJson, kEnvelope, kUnknownType, kData, kVendorFact };
+enum class DeadLetterClass : uint8_t {
+  kOversize = 0,
+  kNotJson,
+  kEnvelope,
+  kUnknownType,
+  kData,
+  kVendorFact
+};
 inline constexpr int kDeadLetterClassCount = 6;
 std::string_view DeadLetterClassName(DeadLetterClass c);
 // Classifies a decoder error message ("event: not JSON ...", "type: unknown ...", "data.x: ...").

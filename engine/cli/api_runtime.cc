@@ -160,6 +160,12 @@ void ApiRuntime::ProbeLoop() {
 
 void ApiRuntime::Pump() { queue_.Drain(); }
 
+std::string ApiRuntime::url() const {
+  const bool v6 = http_.address.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + http_.address + "]" : http_.address) + ":" +
+         std::to_string(port());
+}
+
 void ApiRuntime::UpdateKafka(KafkaSource& source) {
   kafka_mode_ = true;
   assigned_ = source.assigned();

@@ -68,6 +68,8 @@ class ApiRuntime {
   Status Start(Engine& engine);
   bool serving() const { return server_ != nullptr; }
   uint16_t port() const { return server_ ? server_->port() : 0; }
+  // "http://ADDR:PORT" of the running server.
+  std::string url() const;
 
   // Pipeline thread: runs queued report requests.
   void Pump();

@@ -183,8 +183,8 @@ struct RunOutcome {
 };
 
 // Processes `inputs` into the persistent engine until the end of every file (or a signal).
-Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& inputs, size_t batch_size,
-                                bool progress_line, ApiRuntime* api = nullptr) {
+Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& inputs,
+                                size_t batch_size, bool progress_line, ApiRuntime* api = nullptr) {
   RunOutcome o;
   o.before = engine.stats();
   auto source = FileSource::Open(inputs, [&](const std::string& path) -> std::optional<FilePosition> {
@@ -320,7 +320,8 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     LogJson(LogLevel::kWarn, "stored offset is past the end of the partition; rebuilding it",
             {{"topic", topic}, {"partition", std::to_string(p)}});
     Status st = eng.DropShard(shard, {KafkaSource::PositionKey(topic, p)});
-    if (!st.ok()) LogJson(LogLevel::kError, "rebuilding the partition failed", {{"error", st.error()}});
+    if (!st.ok())
+      LogJson(LogLevel::kError, "rebuilding the partition failed", {{"error", st.error()}});
   };
   auto source = KafkaSource::Open(so);
   if (!source) return Fail("x402rec run: " + source.error(), 2);
@@ -352,7 +353,8 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     }
     auto delivered = DeliverOutbox(eng, **producer, alerts_topic, &outbox_from);
     if (!delivered) {
-      LogJson(LogLevel::kWarn, "alert delivery failed; will retry", {{"sink", "kafka"}, {"error", delivered.error()}});
+      LogJson(LogLevel::kWarn, "alert delivery failed; will retry",
+              {{"sink", "kafka"}, {"error", delivered.error()}});
       kafka_alerts.Failed(delivered.error());
     } else {
       alerts += *delivered;
@@ -802,8 +804,8 @@ int DemoCommand(int argc, char** argv) {
   if (api) {
     api->SetInputConsumed();
     if (api->serving()) {
-      std::printf("  API: http://127.0.0.1:%u/v1/report, /metrics, /v1/findings?status=open (Ctrl-C to stop)\n",
-                  static_cast<unsigned>(api->port()));
+      std::printf("  API: %s/v1/report, /metrics, /v1/findings?status=open (Ctrl-C to stop)\n",
+                  api->url().c_str());
     }
     std::fflush(stdout);
     api->ServeUntil(StopRequested);
