@@ -43,8 +43,10 @@ double Usdc(Amount a) { return ToUsdcDoubleForMetrics(a); }
 }  // namespace
 
 std::vector<pm::MetricFamily> ProbeState(RocksStore* store, const ProjectionConfig& cfg,
-                                         size_t top_n, int64_t wall_ms, ProbeSummary* summary) {
+                                         size_t top_n, int64_t wall_ms, ProbeSummary* summary,
+                                         const std::atomic<bool>* cancel) {
   const auto t0 = std::chrono::steady_clock::now();
+  auto go = [cancel] { return !cancel || !cancel->load(std::memory_order_relaxed); };
   ProbeSummary s;
   StateReader r(store);
   std::vector<pm::MetricFamily> out;
@@ -57,7 +59,7 @@ std::vector<pm::MetricFamily> ProbeState(RocksStore* store, const ProjectionConf
     uint64_t open[kFindingKindCount][3] = {};
     auto it = r.Iter(Table::kFindings);
     Finding f;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    for (it->SeekToFirst(); it->Valid() && go(); it->Next()) {
       if (!Finding::Decode(std::string_view(it->value().data(), it->value().size()), &f) || !f.open)
         continue;
       const int k = static_cast<int>(f.kind), sev = static_cast<int>(f.severity);
@@ -94,7 +96,7 @@ std::vector<pm::MetricFamily> ProbeState(RocksStore* store, const ProjectionConf
     std::map<std::string, Net> nets;
     auto it = r.Iter(Table::kPayments);
     PaymentRecord p;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    for (it->SeekToFirst(); it->Valid() && go(); it->Next()) {
       if (!PaymentRecord::Decode(std::string_view(it->value().data(), it->value().size()), &p))
         continue;
       ++s.payments;
@@ -135,7 +137,7 @@ std::vector<pm::MetricFamily> ProbeState(RocksStore* store, const ProjectionConf
     std::map<std::string, Agent> agents;
     auto it = r.Iter(Table::kBuckets);
     BucketRecord b;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    for (it->SeekToFirst(); it->Valid() && go(); it->Next()) {
       std::string_view key(it->key().data(), it->key().size());
       if (key.size() < 8) continue;
       const uint32_t shard = static_cast<uint32_t>(
@@ -201,7 +203,7 @@ std::vector<pm::MetricFamily> ProbeState(RocksStore* store, const ProjectionConf
     std::vector<std::pair<std::string, size_t>> streaks;
     auto it = r.Iter(Table::kVendors);
     VendorRecord vr;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    for (it->SeekToFirst(); it->Valid() && go(); it->Next()) {
       ++s.vendors;
       if (!VendorRecord::Decode(std::string_view(it->value().data(), it->value().size()), &vr) ||
           vr.failures.empty())
@@ -230,7 +232,7 @@ std::vector<pm::MetricFamily> ProbeState(RocksStore* store, const ProjectionConf
     std::map<std::pair<std::string, std::string>, Amount> wallets;
     auto it = r.Iter(Table::kBalances);
     BalanceRecord br;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    for (it->SeekToFirst(); it->Valid() && go(); it->Next()) {
       const std::string key = it->key().ToString().substr(4);
       const size_t a = key.find('|'), b = a == std::string::npos ? a : key.find('|', a + 1);
       if (b == std::string::npos) continue;

@@ -19,6 +19,7 @@
 #include <prometheus/registry.h>
 
 #include <array>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -46,9 +47,12 @@ struct ProbeSummary {
 
 // Scans the committed state (a snapshot) into gauge families. `top_n` caps per-agent,
 // per-vendor and per-wallet series; `wall_ms` is the wall clock (for the watermark lag).
+// When `cancel` becomes true the scan stops early (shutdown) and the result is incomplete:
+// the caller discards it.
 std::vector<prometheus::MetricFamily> ProbeState(RocksStore* store, const ProjectionConfig& cfg,
                                                  size_t top_n, int64_t wall_ms,
-                                                 ProbeSummary* summary);
+                                                 ProbeSummary* summary,
+                                                 const std::atomic<bool>* cancel = nullptr);
 
 class Metrics final : public EngineObserver {
  public:

@@ -151,8 +151,10 @@ void ApiRuntime::ProbeLoop() {
   while (!probe_stop_) {
     l.unlock();
     ProbeSummary s;
-    metrics_.SetProbeFamilies(
-        ProbeState(engine_->store(), engine_->config(), top_n_, WallMs(), &s));
+    auto families =
+        ProbeState(engine_->store(), engine_->config(), top_n_, WallMs(), &s, &probe_cancel_);
+    if (probe_cancel_) break;
+    metrics_.SetProbeFamilies(std::move(families));
     l.lock();
     probe_cv_.wait_for(l, std::chrono::seconds(probe_interval_s_), [this] { return probe_stop_; });
   }
@@ -196,6 +198,7 @@ void ApiRuntime::Stop() {
     server_.reset();
     LogJson(LogLevel::kInfo, "api stopped");
   }
+  probe_cancel_ = true;
   {
     std::lock_guard<std::mutex> l(probe_mu_);
     probe_stop_ = true;

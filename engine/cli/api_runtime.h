@@ -110,6 +110,7 @@ class ApiRuntime {
   std::mutex probe_mu_;
   std::condition_variable probe_cv_;
   bool probe_stop_ = false;
+  std::atomic<bool> probe_cancel_{false};
 };
 
 }  // namespace x402::cli

@@ -283,6 +283,16 @@ def test_cli():
             check(r.returncode == 2, "%s: exit 2, got %d" % (args, r.returncode))
             lines = r.stderr.strip().splitlines()
             check(len(lines) == 1 and needle in lines[0], "%s: one line naming the problem: %r" % (args, r.stderr))
+        # The same settings from the config file, with the file and line in the error.
+        for toml, needle in [('[metrics]\ntop_n = 0\n', "x402rec.toml:2: metrics.top_n"),
+                             ('[http]\nlisten = 9464\n', "x402rec.toml:2: http.listen"),
+                             ('[http]\nlisten = "10.0.0.1:9464"\n', "needs --api-token"),
+                             ('[http]\nrequest_timeout = 0\n', "http.request_timeout")]:
+            cfg = os.path.join(tmp, "x402rec.toml")
+            open(cfg, "w").write(toml)
+            r = run(["run", "--input", events, "--data-dir", data, "--config", cfg], env=env)
+            lines = r.stderr.strip().splitlines()
+            check(r.returncode == 2 and len(lines) == 1 and needle in lines[0], "config %r: %d %r" % (toml, r.returncode, r.stderr))
         # A non-loopback address is fine with a token (from the environment, not the command line).
         env_tok = dict(env, X402_API_TOKEN="0123456789abcdef0123")
         r = run(["run", "--input", events, "--data-dir", data, "--http", "0.0.0.0:0"], env=env_tok)
