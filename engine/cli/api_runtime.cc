@@ -121,7 +121,7 @@ Status ApiRuntime::Start(Engine& engine) {
           for (const auto& [s, t] : engine_->watermarks()) wm = std::max(wm, t);
           return BuildReport(*engine_, wm, nullptr).ToJson();
         },
-        std::chrono::seconds(30));
+        http_.request_timeout);  // never hold an I/O thread longer than a request may take
   };
   o.token = token_;
   service_ = std::make_unique<ApiService>(std::move(o));
