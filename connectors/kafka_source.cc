@@ -274,4 +274,19 @@ int64_t KafkaSource::Lag() {
   return lag;
 }
 
+std::vector<KafkaSource::PartitionLag> KafkaSource::PartitionLags() {
+  std::vector<PartitionLag> out;
+  for (const auto& [k, p] : assignment_) {
+    int64_t lo = 0, hi = 0;
+    PartitionLag l{p.topic, p.partition, 0};
+    if (rd_kafka_get_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(), p.partition,
+                                       &lo, &hi) == 0 &&
+        hi > p.next) {
+      l.lag = hi - p.next;
+    }
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
 }  // namespace x402

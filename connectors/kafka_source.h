@@ -69,6 +69,13 @@ class KafkaSource final : public EventSource {
   std::vector<uint32_t> IdleShards();
   // Total lag (end - position) over assigned partitions, from cached watermarks.
   int64_t Lag();
+  struct PartitionLag {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t lag = 0;  // end - next offset to process; 0 when unknown
+  };
+  // Lag of every assigned partition (vendor-facts partitions included), from cached watermarks.
+  std::vector<PartitionLag> PartitionLags();
 
   // Called by librdkafka's rebalance callback.
   void OnRebalance(int err, void* partitions);

@@ -251,6 +251,22 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
     }
   }
   if (auto* a = root["alerts"].as_table()) X402_TRY_ST(LoadAlerts(path, *a, &s->alerts));
+  if (auto* h = root["http"].as_table()) {
+    if (const toml::node* n = h->get("listen")) {
+      if (!n->is_string()) return Err(Where(path, *n, "http.listen") + ": expected \"ADDR:PORT\"");
+      s->http_listen = n->as_string()->get();
+      s->http_listen_set = true;
+    }
+    X402_TRY_ST(GetInt(path, *h, "http", "request_timeout", 1, 3600, &s->http_request_timeout_s));
+    X402_TRY_ST(
+        GetInt(path, *h, "http", "max_request_bytes", 1024, 1 << 20, &s->http_max_request_bytes));
+  }
+  if (auto* m = root["metrics"].as_table()) {
+    X402_TRY_ST(GetInt(path, *m, "metrics", "top_n", 1, 100000, &s->metrics_top_n));
+    X402_TRY_ST(
+        GetInt(path, *m, "metrics", "probe_interval", 1, 3600, &s->metrics_probe_interval_s));
+    X402_TRY_ST(GetInt(path, *m, "metrics", "ready_max_lag", 0, INT64_MAX / 2, &s->ready_max_lag));
+  }
   if (auto* e = root["engine"].as_table()) {
     int64_t bs = static_cast<int64_t>(s->batch_size), ce = static_cast<int64_t>(s->cache_entries);
     X402_TRY_ST(GetInt(path, *e, "engine", "batch_size", 1, 1000000, &bs));

@@ -18,6 +18,15 @@ struct FileSettings {
   size_t cache_entries = 50000;
   std::map<std::string, std::string> kafka;  // [kafka]: librdkafka properties, verbatim
   AlertSettings alerts;                      // [alerts], [[alerts.discord]]
+  // [http]: the API server (engine/cli/api_runtime.h). The address is checked where it is used.
+  std::string http_listen = "127.0.0.1:9464";
+  bool http_listen_set = false;  // given explicitly: a busy port is then an error
+  int64_t http_request_timeout_s = 10;
+  int64_t http_max_request_bytes = 16384;
+  // [metrics]
+  int64_t metrics_top_n = 100;
+  int64_t metrics_probe_interval_s = 10;
+  int64_t ready_max_lag = 10000;
 };
 
 // Applies the settings in `path` on top of *out (which holds the defaults).

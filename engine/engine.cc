@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "projections/codec.h"
 #include "schemas/sha256.h"
@@ -18,6 +19,38 @@ std::string ShardKey(const char* prefix, uint32_t shard) {
 
 std::string WatermarkKey(uint32_t shard) { return ShardKey("wm|", shard); }
 
+std::string_view DeadLetterClassName(DeadLetterClass c) {
+  switch (c) {
+    case DeadLetterClass::kOversize:
+      return "oversize";
+    case DeadLetterClass::kNotJson:
+      return "not_json";
+    case DeadLetterClass::kEnvelope:
+      return "envelope";
+    case DeadLetterClass::kUnknownType:
+      return "unknown_type";
+    case DeadLetterClass::kData:
+      return "data";
+    case DeadLetterClass::kVendorFact:
+      return "vendor_fact";
+  }
+  return "envelope";
+}
+
+DeadLetterClass ClassifyDeadLetter(std::string_view reason) {
+  if (reason.find("bytes exceeds") != std::string_view::npos) return DeadLetterClass::kOversize;
+  if (reason.starts_with("event:")) return DeadLetterClass::kNotJson;
+  if (reason.starts_with("type: unknown")) return DeadLetterClass::kUnknownType;
+  if (reason.starts_with("data")) return DeadLetterClass::kData;
+  if (reason.starts_with("vendor fact")) return DeadLetterClass::kVendorFact;
+  return DeadLetterClass::kEnvelope;
+}
+
+namespace {
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
 
 uint64_t EngineStats::applied_total() const {
   uint64_t n = 0;
@@ -176,6 +209,7 @@ void Engine::ApplyVendorFactRecord(const SourceRecord& rec) {
   if (!st.ok()) {
     ++stats_.dead_letters;
     if (opts_.dead_letters) opts_.dead_letters->Write(rec, st.error());
+    if (opts_.observer) opts_.observer->OnDeadLetter(DeadLetterClass::kVendorFact);
     return;
   }
   if (opts_.as_of && fact.EventTime() > *opts_.as_of) {
@@ -197,12 +231,14 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
       opts_.dead_letters->Write(rec, "event: " + std::to_string(rec.length) + " bytes exceeds the " +
                                          std::to_string(kMaxEventBytes) + "-byte limit");
     }
+    if (opts_.observer) opts_.observer->OnDeadLetter(DeadLetterClass::kOversize);
     return;
   }
   Status st = decoder_.DecodeInto(rec.bytes, &event_);
   if (!st.ok()) {
     ++stats_.dead_letters;
     if (opts_.dead_letters) opts_.dead_letters->Write(rec, st.error());
+    if (opts_.observer) opts_.observer->OnDeadLetter(ClassifyDeadLetter(st.error()));
     return;
   }
   if (opts_.as_of && event_.time > *opts_.as_of) {
@@ -217,6 +253,7 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
   std::string scratch;
   if (state_->Get(Table::kDedupe, dedupe_key_, &scratch)) {
     ++stats_.duplicates;
+    if (opts_.observer) opts_.observer->OnDuplicate(event_.type);
     return;
   }
   state_->Put(Table::kDedupe, dedupe_key_, {});
@@ -224,6 +261,7 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
   ApplyContext ctx = Context(watermarks_[rec.shard], event_.time);
   projections_->Apply(event_, ctx);
   ++stats_.applied[static_cast<int>(event_.type)];
+  if (opts_.observer) opts_.observer->OnEventApplied(event_.type);
 }
 
 void Engine::FireTimers(uint32_t shard) {
@@ -277,6 +315,9 @@ Status Engine::Commit(const Positions& positions) {
   ++stats_.batches;
   wb.Put(store_->meta(), kStatsKey, stats_.Encode());
   Status st = store_->Write(&wb);
+  if (st.ok() && opts_.observer) {
+    for (const auto& o : pending_outbox_) opts_.observer->OnFinding(o.kind, o.severity, o.opened);
+  }
   pending_outbox_.clear();
   touched_shards_.clear();
   if (!st.ok()) state_->Discard();
@@ -284,9 +325,25 @@ Status Engine::Commit(const Positions& positions) {
 }
 
 Status Engine::ProcessBatch(std::span<const SourceRecord> records, const Positions& positions) {
-  for (const auto& rec : records) ApplyRecord(rec);
+  if (!opts_.observer) {
+    for (const auto& rec : records) ApplyRecord(rec);
+    for (uint32_t shard : std::vector<uint32_t>(touched_shards_)) FireTimers(shard);
+    return Commit(positions);
+  }
+  for (const auto& rec : records) {
+    if (++sample_counter_ % kApplySampleEvery != 0) {
+      ApplyRecord(rec);
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    ApplyRecord(rec);
+    opts_.observer->OnApplySampled(SecondsSince(t0));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
   for (uint32_t shard : std::vector<uint32_t>(touched_shards_)) FireTimers(shard);
-  return Commit(positions);
+  Status st = Commit(positions);
+  opts_.observer->OnBatchCommitted(records.size(), SecondsSince(t0), st.ok());
+  return st;
 }
 
 Status Engine::AdvanceClock(uint32_t shard, TimeMs t) {
@@ -294,8 +351,11 @@ Status Engine::AdvanceClock(uint32_t shard, TimeMs t) {
   if (t <= wm) return Status::Ok();
   wm = t;
   touched_shards_.push_back(shard);
+  const auto t0 = std::chrono::steady_clock::now();
   FireTimers(shard);
-  return Commit({});
+  Status st = Commit({});
+  if (opts_.observer) opts_.observer->OnBatchCommitted(0, SecondsSince(t0), st.ok());
+  return st;
 }
 
 std::string Engine::Digest() {

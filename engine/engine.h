@@ -29,6 +29,39 @@
 
 namespace x402 {
 
+// Classes of dead-letter reasons for metrics: a small fixed set, never free text.
+enum class DeadLetterClass : uint8_t {
+  kOversize = 0,
+  kNotJson,
+  kEnvelope,
+  kUnknownType,
+  kData,
+  kVendorFact
+};
+inline constexpr int kDeadLetterClassCount = 6;
+std::string_view DeadLetterClassName(DeadLetterClass c);
+// Classifies a decoder error message ("event: not JSON ...", "type: unknown ...", "data.x: ...").
+DeadLetterClass ClassifyDeadLetter(std::string_view reason);
+
+// Observes the pipeline for metrics without the engine depending on a metrics library. Every
+// call is made on the pipeline thread, inside ProcessBatch / AdvanceClock; implementations
+// must be cheap and must not call back into the Engine.
+class EngineObserver {
+ public:
+  virtual ~EngineObserver() = default;
+  // One record's outcome. `type` is kEventTypeCount when unknown (dead letters).
+  virtual void OnEventApplied(EventType type) = 0;
+  virtual void OnDuplicate(EventType type) = 0;
+  virtual void OnDeadLetter(DeadLetterClass reason) = 0;
+  // A finding transition, reported once its batch is committed.
+  virtual void OnFinding(FindingKind kind, Severity severity, bool opened) = 0;
+  // The decode+dedupe+apply time of one event, sampled (every kApplySampleEvery-th record).
+  virtual void OnApplySampled(double seconds) = 0;
+  // A commit (ProcessBatch or AdvanceClock): its duration (timers, flush and RocksDB write).
+  virtual void OnBatchCommitted(size_t records, double seconds, bool ok) = 0;
+};
+inline constexpr uint32_t kApplySampleEvery = 64;
+
 struct EngineOptions {
   StoreOptions store;
   ProjectionConfig projections;
@@ -38,6 +71,7 @@ struct EngineOptions {
   // Not owned. When set, vendor facts go here (flushed before every commit) instead of being
   // applied in the shard that derived them; see engine/vendor_facts.h.
   VendorFactSink* vendor_facts = nullptr;
+  EngineObserver* observer = nullptr;  // not owned; may be null
 };
 
 struct EngineStats {
@@ -122,6 +156,7 @@ class Engine {
   uint64_t outbox_seq_ = 0;
   EngineStats stats_;
   std::string dedupe_key_;
+  uint32_t sample_counter_ = 0;
 };
 
 // Meta keys.

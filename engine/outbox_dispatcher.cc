@@ -23,7 +23,7 @@ struct OutboxDispatcher::Worker {
   DispatcherSinkConfig cfg;
   std::thread thread;
   uint64_t cursor = 0;  // next seq this sink has to look at (guarded by mu_)
-  SinkStatus status;    // guarded by mu_
+  DispatcherSinkStatus status;    // guarded by mu_
   std::string last_logged;
   bool failing = false;
 };
@@ -265,7 +265,7 @@ DispatcherSnapshot OutboxDispatcher::Snapshot() const {
   std::lock_guard<std::mutex> l(mu_);
   uint64_t low = committed;
   for (const auto& w : workers_) {
-    SinkStatus st = w->status;
+    DispatcherSinkStatus st = w->status;
     st.pending = committed > w->cursor ? committed - w->cursor : 0;
     low = std::min(low, w->cursor);
     s.sinks.push_back(std::move(st));

@@ -53,7 +53,7 @@ struct DispatcherOptions {
 };
 
 // Per-sink status for metrics (x402_alerts_delivered_total{sink,outcome}) and /readyz.
-struct SinkStatus {
+struct DispatcherSinkStatus {
   std::string name;  // sink name, safe as a label ("discord-1a2b3c4d-alerts", "kafka-x402.alerts")
   uint64_t delivered = 0;        // alerts delivered (a storm summary counts every alert in it)
   uint64_t dead_lettered = 0;    // alerts given up for this sink (Discord refused them twice)
@@ -68,7 +68,7 @@ struct SinkStatus {
 };
 
 struct DispatcherSnapshot {
-  std::vector<SinkStatus> sinks;
+  std::vector<DispatcherSinkStatus> sinks;
   uint64_t outbox_pending = 0;  // entries still in the outbox (not yet acked by every sink)
   bool ready() const {          // false while any sink is disabled
     for (const auto& s : sinks)

@@ -10,7 +10,7 @@ PACKAGES=(
   libtomlplusplus-dev libssl-dev libboost-dev libboost-system-dev
   libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libbz2-dev
-  kcat prometheus python3 python3-jsonschema curl ca-certificates
+  kcat prometheus python3 python3-jsonschema python3-yaml curl ca-certificates
 )
 
 missing=()

@@ -19,6 +19,8 @@
 #include "connectors/kafka_source.h"
 #include "connectors/kafka_gen.h"
 #include "engine/cli/alerts.h"
+#include "api/log.h"
+#include "engine/cli/api_runtime.h"
 #include "engine/cli/flags.h"
 #include "engine/config_file.h"
 #include "engine/engine.h"
@@ -192,7 +194,7 @@ struct RunOutcome {
 // Processes `inputs` into the persistent engine until the end of every file (or a signal).
 Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& inputs,
                                 size_t batch_size, bool progress_line,
-                                OutboxDispatcher* alerts = nullptr) {
+                                OutboxDispatcher* alerts = nullptr, ApiRuntime* api = nullptr) {
   RunOutcome o;
   o.before = engine.stats();
   auto source = FileSource::Open(inputs, [&](const std::string& path) -> std::optional<FilePosition> {
@@ -209,6 +211,7 @@ Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& 
     Status st = engine.ProcessBatch(batch, (*source)->CurrentPositions());
     if (!st.ok()) return Err(st.error());
     if (alerts) alerts->Notify();
+    if (api) api->Pump();
     progress.Update(o.records, (*source)->bytes_done(), (*source)->bytes_total());
   }
   progress.Finish();
@@ -276,15 +279,20 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
                 2);
   }
   KafkaVendorFactSink vendor_facts(producer->get(), facts_topic, *event_partitions);
+  auto api = ApiRuntime::Create(f, settings);
+  if (!api) return Fail(api.error(), 2);
   EngineOptions eo;
   eo.store.path = dir + "/state";
   eo.projections = settings.projections;
   eo.cache_entries = settings.cache_entries;
   eo.dead_letters = &dls;
   eo.vendor_facts = &vendor_facts;
+  eo.observer = (*api)->observer();
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
   Engine& eng = **engine;
+  ApiScope api_scope(api->get());
+  if (Status st = (*api)->Start(eng); !st.ok()) return Fail("x402rec run: " + st.error(), 2);
   KafkaSourceOptions so;
   so.props = props;
   so.topics = topics;
@@ -299,10 +307,11 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   so.reset_shard = [&](uint32_t shard) {
     const std::string topic = topic_list[shard >> 16];
     const int32_t p = static_cast<int32_t>(shard & 0xffff);
-    std::fprintf(stderr, "x402rec run: %s/%d: stored offset is past the end of the partition; rebuilding it\n",
-                 topic.c_str(), p);
+    LogJson(LogLevel::kWarn, "stored offset is past the end of the partition; rebuilding it",
+            {{"topic", topic}, {"partition", std::to_string(p)}});
     Status st = eng.DropShard(shard, {KafkaSource::PositionKey(topic, p)});
-    if (!st.ok()) std::fprintf(stderr, "x402rec run: %s\n", st.error().c_str());
+    if (!st.ok())
+      LogJson(LogLevel::kError, "rebuilding the partition failed", {{"error", st.error()}});
   };
   auto source = KafkaSource::Open(so);
   if (!source) return Fail("x402rec run: " + source.error(), 2);
@@ -314,6 +323,10 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   ao.kafka_topic = alerts_topic;
   auto dispatcher = StartAlertDelivery(settings.alerts, eng.store(), ao);
   if (!dispatcher) return Fail("x402rec run: alerts: " + dispatcher.error(), 2);
+  {
+    OutboxDispatcher* d = dispatcher->get();
+    (*api)->sinks().AddProvider([d] { return SinkStatusesOf(d->Snapshot()); });
+  }
   const bool until = f.Has("until-caught-up");
   uint64_t records = 0;
   const double t0 = MonotonicSeconds();
@@ -324,7 +337,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     (*source)->NextBatch(*bs, &batch);
     if (!(*source)->error().empty() && (*source)->error() != last_error) {
       last_error = (*source)->error();
-      std::fprintf(stderr, "x402rec run: kafka: %s (retrying)\n", last_error.c_str());
+      LogJson(LogLevel::kWarn, "kafka error; retrying", {{"error", last_error}});
     }
     if (!batch.empty()) {
       records += batch.size();
@@ -332,6 +345,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       if (!st.ok()) return Fail("x402rec run: " + st.error());
       (*dispatcher)->Notify();
       (*source)->CommitAsync();
+      (*api)->Pump();
     } else if (clock == "wall") {
       // Idle partitions that are read to their end follow the wall clock (DESIGN.md 3).
       for (uint32_t shard : (*source)->IdleShards()) {
@@ -340,6 +354,8 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
         (*dispatcher)->Notify();
       }
     }
+    (*api)->UpdateKafka(**source);
+    (*api)->Pump();
     if (until) {
       const double now = MonotonicSeconds();
       if (!(*source)->assigned()) {
@@ -412,6 +428,7 @@ int RunCommand(int argc, char** argv) {
         "internal topic re-keying payment outcomes by vendor (default x402.vendor-facts; at least as many "
         "partitions as the events topic)");
   AddAlertFlags(f);
+  AddApiFlags(f, true);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   FileSettings settings;
   if (f.Has("help")) {
@@ -446,17 +463,28 @@ int RunCommand(int argc, char** argv) {
     if (!d) return Fail("x402rec run: " + d.error());
     dls = std::move(*d);
   }
+  std::unique_ptr<ApiRuntime> api;
+  if (!f.Has("status")) {
+    auto a = ApiRuntime::Create(f, settings);
+    if (!a) return Fail(a.error(), 2);
+    api = std::move(*a);
+  }
   EngineOptions eo;
   eo.store.path = *dir + "/state";
   eo.projections = settings.projections;
   eo.cache_entries = settings.cache_entries;
   eo.dead_letters = dls.get();
   eo.store.read_only = f.Has("status");
+  if (api) eo.observer = api->observer();
   if (f.Has("status") && !fs::exists(eo.store.path + "/CURRENT", ec)) {
     return Fail("x402rec run: --data-dir " + *dir + ": no state store there", 2);
   }
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
+  ApiScope api_scope(api.get());
+  if (api) {
+    if (Status st = api->Start(**engine); !st.ok()) return Fail("x402rec run: " + st.error(), 2);
+  }
 
   std::string alerts_error;  // set when alerts could not all be delivered: exit 1 at the end
   if (!f.Has("status")) {
@@ -465,7 +493,11 @@ int RunCommand(int argc, char** argv) {
     ao.data_dir = *dir;
     auto dispatcher = StartAlertDelivery(settings.alerts, (*engine)->store(), ao);
     if (!dispatcher) return Fail("x402rec run: alerts: " + dispatcher.error(), 2);
-    auto out = ProcessFiles(**engine, inputs, *bs, isatty(2), dispatcher->get());
+    if (api && *dispatcher) {
+      OutboxDispatcher* d = dispatcher->get();
+      api->sinks().AddProvider([d] { return SinkStatusesOf(d->Snapshot()); });
+    }
+    auto out = ProcessFiles(**engine, inputs, *bs, isatty(2), dispatcher->get(), api.get());
     if (!out) return Fail("x402rec run: " + out.error());
     std::optional<DispatcherSnapshot> alerts;
     if (*dispatcher) {
@@ -506,6 +538,13 @@ int RunCommand(int argc, char** argv) {
   PrintFindingsSummary(r, stdout);
   std::printf("  state digest: %s\n", r.state_digest.c_str());
   if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec run: " + st.error());
+  if (api) {
+    api->SetInputConsumed();
+    if (api->serve_requested()) {
+      std::fflush(stdout);
+      api->ServeUntil(StopRequested);
+    }
+  }
   if (!alerts_error.empty()) return Fail(alerts_error);
   return 0;
 }
@@ -689,6 +728,7 @@ int DemoCommand(int argc, char** argv) {
   f.Add("partitions", "N", "partitions of the embedded broker's topics (default 8)");
   AddProjectionFlags(f);
   AddAlertFlags(f);
+  AddApiFlags(f, true);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -696,6 +736,15 @@ int DemoCommand(int argc, char** argv) {
   }
   FileSettings settings;
   if (Status st = LoadSettings(f, &settings); !st.ok()) return Fail(st.error(), 2);
+  // The API runs only with --serve (the demo otherwise exits when done).
+  std::unique_ptr<ApiRuntime> api;
+  if (f.Has("serve")) {
+    auto a = ApiRuntime::Create(f, settings);
+    if (!a) return Fail(a.error(), 2);
+    api = std::move(*a);
+  } else if (f.Has("http") || f.Has("api-token")) {
+    return Fail("x402rec demo: --http and --api-token need --serve", 2);
+  }
   GeneratorOptions g;
   auto agents = f.GetUint("agents", 50, 1, 1000000);
   auto events = f.GetUint("events", 200000, 1, 1000000000);
@@ -791,6 +840,15 @@ int DemoCommand(int argc, char** argv) {
   for (const char* name : kProjectionFlagNames) {
     if (auto v = f.Get(name)) args.push_back(std::string("--") + name + "=" + *v);
   }
+  // The API: with --serve the run serves it (metrics move while it consumes), and the demo
+  // serves the final state afterwards; without --serve the demo binds no port.
+  if (api) {
+    for (const char* name : {"http", "api-token", "metrics-top-n", "ready-max-lag", "probe-interval"}) {
+      if (auto v = f.Get(name)) args.push_back(std::string("--") + name + "=" + *v);
+    }
+  } else {
+    args.push_back("--http=off");
+  }
   // Alerts go where the user pointed them (flags here, or the environment run reads itself).
   for (const auto& url : f.GetAll("discord-webhook")) args.push_back("--discord-webhook=" + url);
   for (const char* name : {"alert-group-window", "alert-storm-threshold"}) {
@@ -855,6 +913,23 @@ int DemoCommand(int argc, char** argv) {
       "        x402rec gen --brokers 127.0.0.1:9092 --events 100000 --anomalies 0.01\n"
       "        x402rec run --brokers 127.0.0.1:9092 --data-dir ./x402rec-state\n");
   const bool truth_ok = truth_matched == truth.size() && open_count == truth_matched;
+  if (api) {
+    EngineOptions eo;
+    eo.store.path = dir + "/state";
+    eo.projections = settings.projections;
+    eo.cache_entries = settings.cache_entries;
+    auto engine = Engine::Open(eo);
+    if (!engine) return Fail("x402rec demo: " + engine.error());
+    ApiScope api_scope(api.get());
+    if (Status st = api->Start(**engine); !st.ok()) return Fail("x402rec demo: " + st.error(), 2);
+    api->SetInputConsumed();
+    if (api->serving()) {
+      std::printf("  API: %s/v1/report, /metrics, /v1/findings?status=open (Ctrl-C to stop)\n",
+                  api->url().c_str());
+    }
+    std::fflush(stdout);
+    api->ServeUntil(StopRequested);
+  }
   return same && truth_ok ? 0 : 1;
 }
 

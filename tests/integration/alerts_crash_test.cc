@@ -143,7 +143,7 @@ TEST(AlertsCrashTest, KilledBetweenPostAndAckRedeliversTheSameAlertsAndLosesNone
       ++kills;
       continue;
     }
-    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << ReadFile(log);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st << " runs " << runs << "\n" << ReadFile(log);
     const std::string out = ReadFile(log);
     EXPECT_NE(out.find("delivered to discord-"), std::string::npos) << out;
     EXPECT_EQ(out.find("secret-token"), std::string::npos)

@@ -1,0 +1,232 @@
+#include "engine/cli/api_runtime.h"
+
+#include <chrono>
+#include <cstdlib>
+
+#include "api/log.h"
+#include "replay/report.h"
+
+namespace x402::cli {
+
+namespace {
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+void AddApiFlags(Flags& f, bool serve) {
+  f.Add("http", "ADDR:PORT",
+        "HTTP API and /metrics address (default 127.0.0.1:9464; 'off' disables; a non-loopback "
+        "address needs "
+        "--api-token)");
+  f.Add("api-token", "TOKEN",
+        "bearer token required on every API request (or the X402_API_TOKEN environment variable, "
+        "which keeps it "
+        "out of the process list)");
+  f.Add("metrics-top-n", "N",
+        "per-agent, per-vendor and per-wallet metric series cap (default 100)");
+  f.Add("ready-max-lag", "N",
+        "/readyz fails when the consumer lag exceeds N events (default 10000)");
+  f.Add("probe-interval", "SECONDS",
+        "how often state gauges are recomputed from RocksDB (default 10)");
+  if (serve)
+    f.Add("serve", "", "keep serving the API after the input is processed, until SIGINT/SIGTERM");
+}
+
+// GCC 12 reports the snapshot's (initialised) bool members as maybe-uninitialized here at -O2.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+std::vector<SinkStatus> SinkStatusesOf(const DispatcherSnapshot& d) {
+  std::vector<SinkStatus> out;
+  for (const auto& w : d.sinks) {
+    SinkStatus s{};
+    s.name = w.name;
+    s.delivered = w.delivered;
+    // Attempts that failed (and will be retried) plus alerts given up for this sink.
+    s.failed = w.failed_attempts + w.dead_lettered;
+    s.pending = w.pending;
+    s.disabled = w.disabled;
+    s.reason = w.last_error;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+#pragma GCC diagnostic pop
+
+Result<std::unique_ptr<ApiRuntime>> ApiRuntime::Create(const Flags& f, const FileSettings& s) {
+  std::unique_ptr<ApiRuntime> rt(new ApiRuntime());
+  const std::string cmd = "x402rec " + f.command() + ": ";
+  std::string listen = s.http_listen;
+  rt->explicit_address_ = s.http_listen_set;
+  if (auto h = f.Get("http")) {
+    listen = *h;
+    rt->explicit_address_ = true;
+  }
+  if (listen == "off") {
+    rt->off_ = true;
+  } else {
+    Status st = ParseListenAddress(listen, &rt->http_.address, &rt->http_.port);
+    if (!st.ok()) return Err(cmd + (f.Has("http") ? "--http: " : "[http] listen: ") + st.error());
+  }
+  if (auto t = f.Get("api-token")) {
+    rt->token_ = *t;
+  } else if (const char* e = std::getenv("X402_API_TOKEN"); e && *e) {
+    rt->token_ = e;
+  }
+  if (f.Has("api-token") && rt->token_.size() < 16) {
+    return Err(cmd + "--api-token: at least 16 characters");
+  }
+  if (!rt->off_ && !IsLoopbackAddress(rt->http_.address) && rt->token_.empty()) {
+    return Err(cmd + "--http " + listen +
+               ": a non-loopback address needs --api-token (or X402_API_TOKEN)");
+  }
+  auto top = f.GetUint("metrics-top-n", static_cast<uint64_t>(s.metrics_top_n), 1, 100000);
+  auto lag = f.GetUint("ready-max-lag", static_cast<uint64_t>(s.ready_max_lag), 0, INT64_MAX / 2);
+  auto probe =
+      f.GetUint("probe-interval", static_cast<uint64_t>(s.metrics_probe_interval_s), 1, 3600);
+  for (const auto* r : {&top, &lag, &probe})
+    if (!*r) return Err(r->error());
+  rt->top_n_ = *top;
+  rt->max_lag_ = static_cast<int64_t>(*lag);
+  rt->probe_interval_s_ = static_cast<int64_t>(*probe);
+  rt->http_.request_timeout = std::chrono::milliseconds(s.http_request_timeout_s * 1000);
+  rt->http_.max_request_bytes = static_cast<size_t>(s.http_max_request_bytes);
+  rt->serve_ = f.Has("serve");
+  rt->metrics_.SetSinkBoard(&rt->sinks_);
+  rt->metrics_.SetReadiness([p = rt.get()] { return p->Ready().ready; });
+  return rt;
+}
+
+ApiRuntime::~ApiRuntime() { Stop(); }
+
+Status ApiRuntime::Start(Engine& engine) {
+  engine_ = &engine;
+  probe_ = std::thread([this] { ProbeLoop(); });
+  if (off_) return Status::Ok();
+  ApiServiceOptions o;
+  o.store = engine.store();
+  o.config = &engine.config();
+  o.metrics = &metrics_;
+  o.readiness = [this] { return Ready(); };
+  o.report = [this]() -> std::optional<std::string> {
+    return queue_.Run(
+        [this] {
+          TimeMs wm{0};
+          for (const auto& [s, t] : engine_->watermarks()) wm = std::max(wm, t);
+          return BuildReport(*engine_, wm, nullptr).ToJson();
+        },
+        http_.request_timeout);  // never hold an I/O thread longer than a request may take
+  };
+  o.token = token_;
+  service_ = std::make_unique<ApiService>(std::move(o));
+  auto server = HttpServer::Start(
+      http_, [svc = service_.get()](const HttpRequest& r) { return svc->Handle(r); });
+  if (!server) {
+    if (!explicit_address_) {
+      LogJson(LogLevel::kWarn,
+              "api disabled: the default address is not available; pass --http ADDR:PORT",
+              {{"address", http_.address + ":" + std::to_string(http_.port)},
+               {"error", server.error()}});
+      return Status::Ok();
+    }
+    return Err("--http " + http_.address + ":" + std::to_string(http_.port) + ": " +
+               server.error());
+  }
+  server_ = std::move(*server);
+  LogJson(LogLevel::kInfo, "api listening",
+          {{"address", http_.address},
+           {"port", std::to_string(server_->port())},
+           {"auth", token_.empty() ? "none" : "bearer"}});
+  return Status::Ok();
+}
+
+void ApiRuntime::ProbeLoop() {
+  std::unique_lock<std::mutex> l(probe_mu_);
+  while (!probe_stop_) {
+    l.unlock();
+    ProbeSummary s;
+    auto families =
+        ProbeState(engine_->store(), engine_->config(), top_n_, WallMs(), &s, &probe_cancel_);
+    if (probe_cancel_) break;
+    metrics_.SetProbeFamilies(std::move(families));
+    l.lock();
+    probe_cv_.wait_for(l, std::chrono::seconds(probe_interval_s_), [this] { return probe_stop_; });
+  }
+}
+
+void ApiRuntime::Pump() { queue_.Drain(); }
+
+std::string ApiRuntime::url() const {
+  const bool v6 = http_.address.find(':') != std::string::npos;
+  return "http://" + (v6 ? "[" + http_.address + "]" : http_.address) + ":" +
+         std::to_string(port());
+}
+
+void ApiRuntime::UpdateKafka(KafkaSource& source) {
+  kafka_mode_ = true;
+  assigned_ = source.assigned();
+  std::vector<ConsumerLag> lags;
+  int64_t total = 0;
+  for (const auto& p : source.PartitionLags()) {
+    lags.push_back({p.topic, p.partition, p.lag});
+    total += p.lag;
+  }
+  total_lag_ = total;
+  metrics_.SetConsumerLags(std::move(lags));
+}
+
+void ApiRuntime::ServeUntil(const std::function<bool()>& stop) {
+  if (!server_) return;
+  LogJson(LogLevel::kInfo, "serving until SIGINT or SIGTERM",
+          {{"port", std::to_string(server_->port())}});
+  while (!stop()) {
+    Pump();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void ApiRuntime::Stop() {
+  queue_.Close();
+  if (server_) {
+    server_->Stop();
+    server_.reset();
+    LogJson(LogLevel::kInfo, "api stopped");
+  }
+  probe_cancel_ = true;
+  {
+    std::lock_guard<std::mutex> l(probe_mu_);
+    probe_stop_ = true;
+  }
+  probe_cv_.notify_all();
+  if (probe_.joinable()) probe_.join();
+}
+
+Readiness ApiRuntime::Ready() const {
+  Readiness r;
+  if (kafka_mode_) {
+    r.checks.push_back({"consumer_assigned", assigned_.load(),
+                        assigned_.load() ? "partitions assigned" : "no partitions assigned yet"});
+    const int64_t lag = total_lag_.load();
+    r.checks.push_back(
+        {"consumer_lag", lag <= max_lag_,
+         std::to_string(lag) + " events behind (threshold " + std::to_string(max_lag_) + ")"});
+  } else {
+    r.checks.push_back(
+        {"input", input_consumed_.load(),
+         input_consumed_.load() ? "every input file consumed" : "still processing the input"});
+  }
+  std::string disabled;
+  for (const auto& s : sinks_.Snapshot()) {
+    if (s.disabled)
+      disabled +=
+          (disabled.empty() ? "" : ", ") + s.name + (s.reason.empty() ? "" : " (" + s.reason + ")");
+  }
+  r.checks.push_back({"alert_sinks", disabled.empty(),
+                      disabled.empty() ? "no sink disabled" : "disabled: " + disabled});
+  for (const auto& c : r.checks) r.ready = r.ready && c.ok;
+  return r;
+}
+
+}  // namespace x402::cli
