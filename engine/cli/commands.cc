@@ -213,23 +213,34 @@ TimeMs MaxWatermark(Engine& e) {
   return t;
 }
 
-
 // Delivers committed outbox entries to the alerts topic; deletes them once acknowledged.
-Result<uint64_t> DeliverOutbox(Engine& engine, KafkaProducer& producer, const std::string& topic, uint64_t* from) {
-  std::vector<uint64_t> seqs;
-  Status st = Status::Ok();
-  engine.ForEachOutbox(*from, [&](const OutboxEntry& e) {
-    st = producer.Produce(topic, e.agent_id, e.json, {{"x402-alert-id", e.alert_id}});
-    if (!st.ok()) return false;
-    seqs.push_back(e.seq);
-    return seqs.size() < 10000;
-  });
-  if (!st.ok()) return Err(st.error());
+// `inflight` holds the entries produced but not yet acknowledged: while the broker is away
+// the call returns after a short wait (the loop must keep polling the consumer within
+// max.poll.interval.ms) and the next call waits for the same messages instead of producing
+// them again; if their delivery failed for good they are produced again.
+Result<uint64_t> DeliverOutbox(Engine& engine, KafkaProducer& producer, const std::string& topic,
+                               uint64_t* from, std::vector<uint64_t>* inflight) {
+  std::vector<uint64_t>& seqs = *inflight;
+  if (seqs.empty()) {
+    Status st = Status::Ok();
+    engine.ForEachOutbox(*from, [&](const OutboxEntry& e) {
+      st = producer.Produce(topic, e.agent_id, e.json, {{"x402-alert-id", e.alert_id}});
+      if (!st.ok()) return false;
+      seqs.push_back(e.seq);
+      return seqs.size() < 10000;
+    });
+    if (!st.ok()) return Err(st.error());
+  }
   if (seqs.empty()) return uint64_t{0};
-  if (Status fl = producer.Flush(30000); !fl.ok()) return Err(fl.error());
+  if (Status fl = producer.Flush(1000); !fl.ok()) {
+    if (fl.error().starts_with("kafka delivery failed")) seqs.clear();  // produce them again
+    return Err(fl.error());
+  }
   if (Status d = engine.DeleteOutbox(seqs); !d.ok()) return Err(d.error());
   *from = seqs.back() + 1;
-  return static_cast<uint64_t>(seqs.size());
+  const uint64_t n = seqs.size();
+  seqs.clear();
+  return n;
 }
 
 int64_t WallClockMs() {
@@ -312,20 +323,88 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     Status st = eng.DropShard(shard, {KafkaSource::PositionKey(topic, p)});
     if (!st.ok()) std::fprintf(stderr, "x402rec run: %s\n", st.error().c_str());
   };
+  // Rebalance (eager): drop the state of every shard this member no longer owns, so a
+  // partition that comes back is rebuilt from the beginning of its topic instead of resumed
+  // from a stale offset, and two members never both count a partition's findings.
+  so.on_assign = [&](const std::vector<uint32_t>& owned) {
+    std::set<uint32_t> have;
+    for (const auto& [shard, wm] : eng.watermarks()) have.insert(shard);
+    std::unique_ptr<rocksdb::Iterator> it(
+        eng.store()->db()->NewIterator(rocksdb::ReadOptions(), eng.store()->meta()));
+    const std::string prefix = "pos|kafka|";
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string rest = it->key().ToString().substr(prefix.size());
+      const size_t bar = rest.rfind('|');
+      if (bar == std::string::npos) continue;
+      for (size_t ti = 0; ti < topic_list.size(); ++ti) {
+        if (topic_list[ti] == rest.substr(0, bar)) {
+          have.insert(
+              KafkaSource::Shard(ti, static_cast<int32_t>(std::atoi(rest.c_str() + bar + 1))));
+        }
+      }
+    }
+    const std::set<uint32_t> keep(owned.begin(), owned.end());
+    size_t dropped = 0;
+    for (uint32_t shard : have) {
+      if (keep.count(shard) || (shard >> 16) >= topic_list.size()) continue;
+      const std::string& topic = topic_list[shard >> 16];
+      Status st = eng.DropShard(
+          shard, {KafkaSource::PositionKey(topic, static_cast<int32_t>(shard & 0xffff))});
+      if (!st.ok()) std::fprintf(stderr, "x402rec run: %s\n", st.error().c_str());
+      ++dropped;
+    }
+    std::fprintf(stderr,
+                 "x402rec run: assigned %zu partitions; dropped the state of %zu partitions owned "
+                 "elsewhere\n",
+                 owned.size(), dropped);
+  };
+  so.warn = [](const std::string& m) {
+    std::fprintf(stderr, "x402rec run: warning: %s\n", m.c_str());
+  };
   auto source = KafkaSource::Open(so);
   if (!source) return Fail("x402rec run: " + source.error(), 2);
   const std::string alerts_topic = f.Get("alerts-topic").value_or("x402.alerts");
   const bool until = f.Has("until-caught-up");
   uint64_t outbox_from = 0, records = 0, alerts = 0;
+  std::vector<uint64_t> alerts_inflight;
+  std::string last_alert_error;
   const double t0 = MonotonicSeconds();
   double caught_up_at = -1;
   std::vector<SourceRecord> batch;
   std::string last_error;
+  // Readiness (one log line per change): ready once partitions are assigned and read to the
+  // end seen at assignment; not ready while Kafka reports errors (broker down: librdkafka
+  // retries) or nothing is assigned.
+  bool ready = true;  // so that the first set_ready(false, ...) is logged
+  double ready_checked = -1;
+  uint64_t ready_epoch = 0;
+  auto set_ready = [&](bool r, const std::string& why) {
+    if (r == ready) return;
+    ready = r;
+    std::fprintf(stderr, "x402rec run: %s%s\n", r ? "ready" : "not ready: ", why.c_str());
+  };
   while (!StopRequested()) {
     (*source)->NextBatch(*bs, &batch);
-    if (!(*source)->error().empty() && (*source)->error() != last_error) {
-      last_error = (*source)->error();
-      std::fprintf(stderr, "x402rec run: kafka: %s (retrying)\n", last_error.c_str());
+    if (std::string e = (*source)->error(); !e.empty()) {
+      (*source)->ClearError();
+      if (e != last_error) std::fprintf(stderr, "x402rec run: kafka: %s (retrying)\n", e.c_str());
+      last_error = e;
+      set_ready(false, "kafka: " + e);
+      ready_checked = MonotonicSeconds();
+    }
+    if ((*source)->assignment_epoch() != ready_epoch) {
+      // A rebalance: not ready until the new assignment is read to its end.
+      ready_epoch = (*source)->assignment_epoch();
+      set_ready(false, "partitions assigned; catching up");
+    }
+    if (const double now = MonotonicSeconds(); now - ready_checked >= 0.5) {
+      ready_checked = now;
+      if (!(*source)->assigned()) {
+        set_ready(false, "no partitions assigned");
+      } else if ((*source)->CaughtUp()) {
+        set_ready(true, "");
+        last_error.clear();
+      }
     }
     if (!batch.empty()) {
       records += batch.size();
@@ -339,11 +418,15 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
         if (!st.ok()) return Fail("x402rec run: " + st.error());
       }
     }
-    auto delivered = DeliverOutbox(eng, **producer, alerts_topic, &outbox_from);
+    auto delivered = DeliverOutbox(eng, **producer, alerts_topic, &outbox_from, &alerts_inflight);
     if (!delivered) {
-      std::fprintf(stderr, "x402rec run: alerts: %s (will retry)\n", delivered.error().c_str());
+      if (delivered.error() != last_alert_error) {
+        std::fprintf(stderr, "x402rec run: alerts: %s (will retry)\n", delivered.error().c_str());
+      }
+      last_alert_error = delivered.error();
     } else {
       alerts += *delivered;
+      last_alert_error.clear();
     }
     if (until) {
       const double now = MonotonicSeconds();
