@@ -200,6 +200,7 @@ void KafkaSource::OnRebalance(int err, void* parts) {
 bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
   out->clear();
   arena_.clear();
+  batch_ts_.clear();
   for (auto& [k, p] : assignment_) p.touched = false;
   if (o_.scan && CaughtUp()) return false;
   auto* rk = static_cast<rd_kafka_t*>(rk_);
@@ -211,6 +212,7 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
     uint64_t epoch;
     size_t key_off, key_len;
     bool has_key;
+    int64_t ts;
   };
   std::vector<Pending> pending;
   const int64_t deadline = NowMs() + o_.max_wait_ms;
@@ -231,7 +233,8 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
       continue;
     }
     pending.push_back(Pending{arena_.size(), m->len, topic, m->partition, m->offset, part->epoch, 0,
-                              m->key_len, m->key != nullptr});
+                              m->key_len, m->key != nullptr,
+                              rd_kafka_message_timestamp(m, nullptr)});
     arena_.append(static_cast<const char*>(m->payload), m->len);
     arena_.append(EventDecoder::kPadding, ' ');
     pending.back().key_off = arena_.size();
@@ -255,6 +258,7 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
     r.offset = static_cast<uint64_t>(p.offset);
     r.is_file = false;
     r.vendor_fact = part->facts;
+    if (!part->facts) batch_ts_.push_back(std::max<int64_t>(p.ts, 0));
     r.check_key = !part->facts;
     r.has_key = p.has_key;
     r.key = std::string_view(arena_.data() + p.key_off, p.key_len);

@@ -84,6 +84,9 @@ class KafkaSource final : public EventSource {
   void OnError(std::string message) { error_ = std::move(message); }
   // Group mode: forgets the last error once the caller has reported it.
   void ClearError() { error_.clear(); }
+  // Kafka timestamps (ms since the epoch; 0 if none) of the events in the last batch, for
+  // event-to-committed-state latency.
+  const std::vector<int64_t>& batch_timestamps() const { return batch_ts_; }
   // Bumped on every assignment and revocation.
   uint64_t assignment_epoch() const { return epoch_; }
 
@@ -108,6 +111,7 @@ class KafkaSource final : public EventSource {
   void* rk_ = nullptr;
   std::map<std::pair<std::string, int32_t>, Part> assignment_;
   std::string arena_;
+  std::vector<int64_t> batch_ts_;
   std::string error_;
   bool scan_started_ = false;
   // Bumped on every assignment and revocation: records polled under an older assignment are

@@ -2,11 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -366,6 +367,9 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   const std::string alerts_topic = f.Get("alerts-topic").value_or("x402.alerts");
   const bool until = f.Has("until-caught-up");
   uint64_t outbox_from = 0, records = 0, alerts = 0;
+  const bool latency_stats = f.Has("latency-stats");
+  constexpr int64_t kMaxLatencyMs = 600000;
+  std::vector<uint64_t> latency_ms(latency_stats ? kMaxLatencyMs + 1 : 0);
   std::vector<uint64_t> alerts_inflight;
   std::string last_alert_error;
   const double t0 = MonotonicSeconds();
@@ -411,6 +415,14 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       Status st = eng.ProcessBatch(batch, (*source)->CurrentPositions());
       if (!st.ok()) return Fail("x402rec run: " + st.error());
       (*source)->CommitAsync();
+      if (latency_stats) {
+        // Event-to-committed-state latency: Kafka message timestamp to now (state committed).
+        const int64_t now_ms = WallClockMs();
+        for (int64_t ts : (*source)->batch_timestamps()) {
+          if (ts > 0)
+            ++latency_ms[static_cast<size_t>(std::clamp<int64_t>(now_ms - ts, 0, kMaxLatencyMs))];
+        }
+      }
     } else if (clock == "wall") {
       // Idle partitions that are read to their end follow the wall clock (DESIGN.md 3).
       for (uint32_t shard : (*source)->IdleShards()) {
@@ -454,6 +466,24 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   Report r = BuildReport(eng, MaxWatermark(eng), nullptr);
   std::printf("x402rec run: %s records from Kafka in %.2f s, %s alerts delivered to %s%s\n", Thousands(records).c_str(),
               secs, Thousands(alerts).c_str(), alerts_topic.c_str(), StopRequested() ? " (stopped by signal)" : "");
+  if (latency_stats) {
+    uint64_t n = 0;
+    for (uint64_t c : latency_ms) n += c;
+    auto pct = [&](double q) {
+      const uint64_t want = static_cast<uint64_t>(q * static_cast<double>(n));
+      uint64_t seen = 0;
+      for (size_t i = 0; i < latency_ms.size(); ++i) {
+        seen += latency_ms[i];
+        if (seen > want) return static_cast<int64_t>(i);
+      }
+      return kMaxLatencyMs;
+    };
+    std::printf(
+        "  latency (Kafka timestamp to committed state) over %s events: p50 %lld ms, p90 %lld ms, "
+        "p99 %lld ms\n",
+        Thousands(n).c_str(), static_cast<long long>(pct(0.5)), static_cast<long long>(pct(0.9)),
+        static_cast<long long>(pct(0.99)));
+  }
   std::printf("x402rec state in %s as of %s\n", dir.c_str(), FormatRfc3339(r.as_of).c_str());
   PrintEvents(r.stats, stdout);
   std::printf("  agents: %zu\n", r.agents.size());
@@ -495,6 +525,8 @@ int RunCommand(int argc, char** argv) {
   f.Add("assign-timeout", "SECONDS", "with --until-caught-up: how long to wait for partitions (default 60)");
   f.Add("deadletter-topic", "T", "dead-letter topic (default x402.deadletter)");
   f.Add("alerts-topic", "T", "alerts topic (default x402.alerts)");
+  f.Add("latency-stats", "",
+        "with --brokers: print event-to-committed-state latency percentiles at exit");
   f.Add("vendor-facts-topic", "T",
         "internal topic re-keying payment outcomes by vendor (default x402.vendor-facts; at least as many "
         "partitions as the events topic)");
@@ -653,6 +685,7 @@ int GenCommand(int argc, char** argv) {
   f.Add("anomalies", "RATE", "fraction of payments carrying an injected anomaly, 0..1 (default 0)");
   f.Add("bad-lines", "RATE", "fraction of lines followed by a malformed line, 0..1 (default 0)");
   f.Add("truth", "FILE", "write the ground truth: findings open as of the last event (JSON)");
+  f.Add("kafka-prop", "K=V", "with --brokers: librdkafka producer property, verbatim", true);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -697,8 +730,15 @@ int GenCommand(int argc, char** argv) {
   if (out) stats = GenerateToFile(o, *out, f.Get("truth").value_or(""));
   if (stats && brokers) {
     std::string topic = f.Get("topic").value_or("x402.events");
+    KafkaProps props;
+    for (const auto& kv : f.GetAll("kafka-prop")) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return Fail("x402rec gen: --kafka-prop: expected KEY=VALUE, got '" + kv + "'", 2);
+      props[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
     Status st =
-        ProduceGenerated(o, *brokers, topic, rate, &*stats, {}, [] { return StopRequested(); });
+        ProduceGenerated(o, *brokers, topic, rate, &*stats, props, [] { return StopRequested(); });
     if (!st.ok()) return Fail("x402rec gen: " + st.error());
     dest += (dest.empty() ? "" : " and ") + ("kafka " + *brokers + " " + topic);
     if (auto truth = f.Get("truth"); truth && !out) {
