@@ -113,7 +113,7 @@ Status KafkaDeadLetterSink::Flush() {
     error_.clear();
     return Err(e);
   }
-  return producer_->Flush(30000);
+  return producer_->FlushUntilDelivered();  // a broker outage is waited out, not fatal
 }
 
 void MemoryDeadLetterSink::Write(const SourceRecord& rec, std::string_view reason) {

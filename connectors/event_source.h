@@ -23,6 +23,11 @@ struct SourceRecord {
   bool is_file = true;
   // An internal vendor fact (engine/vendor_facts.h) rather than a CloudEvent.
   bool vendor_fact = false;
+  // Kafka events: the message key, which must equal the event's subject (EVENTS.md); a
+  // missing or different key is dead-lettered, since the event may sit on the wrong partition.
+  bool check_key = false;
+  bool has_key = false;
+  std::string_view key;
 };
 
 // Meta-column-family entries recording where a source stands.

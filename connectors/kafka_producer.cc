@@ -91,6 +91,20 @@ Status KafkaProducer::Flush(int timeout_ms) {
   return Status::Ok();
 }
 
+Status KafkaProducer::FlushUntilDelivered() {
+  for (;;) {
+    rd_kafka_resp_err_t e = rd_kafka_flush(static_cast<rd_kafka_t*>(rk_), 1000);
+    if (!first_error_.empty()) {
+      std::string err = first_error_;
+      first_error_.clear();
+      return Err("kafka delivery failed: " + err);
+    }
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
+    if (e != RD_KAFKA_RESP_ERR__TIMED_OUT)
+      return Err(std::string("kafka flush: ") + rd_kafka_err2str(e));
+  }
+}
+
 Result<int32_t> TopicPartitionCount(void* handle, const std::string& topic) {
   auto* rk = static_cast<rd_kafka_t*>(handle);
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);

@@ -33,6 +33,10 @@ class KafkaProducer {
                  const KafkaHeaders& headers = {}, int32_t partition = -1);
   // Waits up to timeout_ms for all outstanding deliveries; error if any failed or timed out.
   Status Flush(int timeout_ms);
+  // Waits until every outstanding message is delivered or has failed: librdkafka retries
+  // while the broker is away, and fails a message after message.timeout.ms (default 300 s),
+  // which bounds the wait. Error if any delivery failed.
+  Status FlushUntilDelivered();
   uint64_t delivered() const { return delivered_; }
   // Partitions of `topic` per the broker's metadata (error if it does not exist).
   Result<int32_t> PartitionCount(const std::string& topic) { return TopicPartitionCount(rk_, topic); }

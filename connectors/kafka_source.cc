@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "schemas/decoder.h"
@@ -12,6 +13,13 @@ namespace {
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+// Client-level errors (all brokers down, connection refused, ...): librdkafka retries them
+// itself; they are reported through error() so the caller can log and report not-ready.
+void ErrorCb(rd_kafka_t*, int err, const char* reason, void* opaque) {
+  static_cast<KafkaSource*>(opaque)->OnError(
+      std::string(rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))) + ": " + reason);
 }
 
 void RebalanceCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
@@ -45,6 +53,10 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(KafkaSourceOptions opts) 
                     {"enable.auto.offset.store", "false"},
                     {"auto.offset.reset", "earliest"},
                     {"enable.partition.eof", "false"},
+                    // A fetch returns after at most 20 ms without data (default 500 ms): the
+                    // dev broker holds fetches that long even when other partitions have data,
+                    // and low-rate latency should not pay it either.
+                    {"fetch.wait.max.ms", "20"},
                     {"group.id", "x402rec"}};
   if (s->o_.scan) all["group.id"] = "x402rec-replay";  // required by librdkafka; never joined
   for (const auto& [k, v] : s->o_.props) all[k] = v;
@@ -53,7 +65,10 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(KafkaSourceOptions opts) 
     return Err(st.error());
   }
   rd_kafka_conf_set_opaque(conf, s.get());
-  if (!s->o_.scan) rd_kafka_conf_set_rebalance_cb(conf, RebalanceCb);
+  if (!s->o_.scan) {
+    rd_kafka_conf_set_rebalance_cb(conf, RebalanceCb);
+    rd_kafka_conf_set_error_cb(conf, ErrorCb);
+  }
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
   if (!rk) {
@@ -120,24 +135,49 @@ KafkaSource::~KafkaSource() {
 void KafkaSource::Assign(void* plist) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(plist);
   auto* rk = static_cast<rd_kafka_t*>(rk_);
+  const uint64_t epoch = ++epoch_;
+  if (o_.on_assign) {
+    std::vector<uint32_t> owned;
+    for (int i = 0; i < parts->cnt; ++i) {
+      const int ti = TopicIndex(parts->elems[i].topic);
+      if (ti >= 0) owned.push_back(Shard(static_cast<size_t>(ti), parts->elems[i].partition));
+    }
+    o_.on_assign(owned);
+  }
   for (int i = 0; i < parts->cnt; ++i) {
     rd_kafka_topic_partition_t& tp = parts->elems[i];
     const int ti = TopicIndex(tp.topic);
     if (ti < 0) continue;
     const uint32_t shard = Shard(static_cast<size_t>(ti), tp.partition);
     int64_t lo = 0, hi = 0;
-    if (rd_kafka_query_watermark_offsets(rk, tp.topic, tp.partition, &lo, &hi, 10000)) lo = hi = 0;
-    std::optional<int64_t> stored = o_.stored_offset ? o_.stored_offset(tp.topic, tp.partition) : std::nullopt;
-    if (stored && *stored > hi) {
+    // A failed query means "end unknown" (never "caught up"); CaughtUp asks again.
+    const bool known =
+        rd_kafka_query_watermark_offsets(rk, tp.topic, tp.partition, &lo, &hi, 10000) == 0;
+    if (!known) lo = hi = 0;
+    // -1: no stored offset (never seen, or reset below).
+    int64_t stored = -1;
+    if (o_.stored_offset) stored = o_.stored_offset(tp.topic, tp.partition).value_or(-1);
+    if (known && stored > hi) {
       // The broker no longer has what we consumed (e.g. a restarted dev broker): the topic
       // is the event store, so rebuild this partition's state from what it has now.
       if (o_.reset_shard) o_.reset_shard(shard);
-      stored.reset();
+      stored = -1;
     }
-    const int64_t next = stored ? *stored : lo;
-    tp.offset = stored ? *stored : RD_KAFKA_OFFSET_BEGINNING;
-    assignment_[{tp.topic, tp.partition}] =
-        Part{tp.topic, tp.partition, shard, next, hi, false, ti == static_cast<int>(o_.topics.size())};
+    const int64_t from = std::max<int64_t>(stored, 0);
+    if (known && o_.warn && lo > from) {
+      o_.warn(std::string(tp.topic) + "/" + std::to_string(tp.partition) +
+              ": history lost: offsets " + std::to_string(from) + ".." + std::to_string(lo - 1) +
+              " (" + std::to_string(lo - from) +
+              " records) are no longer on the broker (retention); the state of this partition is "
+              "incomplete");
+    }
+    const int64_t next = stored >= 0 ? stored : lo;
+    tp.offset = stored >= 0 ? stored : RD_KAFKA_OFFSET_BEGINNING;
+    Part part{
+        tp.topic, tp.partition, shard, next, hi, false, ti == static_cast<int>(o_.topics.size())};
+    part.end_known = known;
+    part.epoch = epoch;
+    assignment_[{tp.topic, tp.partition}] = part;
   }
   rd_kafka_assign(rk, parts);
 }
@@ -151,6 +191,7 @@ void KafkaSource::OnRebalance(int err, void* parts) {
     // records collected in the current poll for these partitions are dropped (NextBatch
     // re-checks the assignment), so the new owner starts exactly at our stored offset.
     auto* list = static_cast<rd_kafka_topic_partition_list_t*>(parts);
+    ++epoch_;
     for (int i = 0; i < list->cnt; ++i) assignment_.erase({list->elems[i].topic, list->elems[i].partition});
     rd_kafka_assign(rk, nullptr);
   }
@@ -159,6 +200,7 @@ void KafkaSource::OnRebalance(int err, void* parts) {
 bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
   out->clear();
   arena_.clear();
+  batch_ts_.clear();
   for (auto& [k, p] : assignment_) p.touched = false;
   if (o_.scan && CaughtUp()) return false;
   auto* rk = static_cast<rd_kafka_t*>(rk_);
@@ -167,6 +209,10 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
     std::string topic;
     int32_t partition;
     int64_t offset;
+    uint64_t epoch;
+    size_t key_off, key_len;
+    bool has_key;
+    int64_t ts;
   };
   std::vector<Pending> pending;
   const int64_t deadline = NowMs() + o_.max_wait_ms;
@@ -186,9 +232,13 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
       rd_kafka_message_destroy(m);
       continue;
     }
-    pending.push_back(Pending{arena_.size(), m->len, topic, m->partition, m->offset});
+    pending.push_back(Pending{arena_.size(), m->len, topic, m->partition, m->offset, part->epoch, 0,
+                              m->key_len, m->key != nullptr,
+                              rd_kafka_message_timestamp(m, nullptr)});
     arena_.append(static_cast<const char*>(m->payload), m->len);
     arena_.append(EventDecoder::kPadding, ' ');
+    pending.back().key_off = arena_.size();
+    if (m->key) arena_.append(static_cast<const char*>(m->key), m->key_len);
     part->next = m->offset + 1;
     part->touched = true;
     rd_kafka_message_destroy(m);
@@ -196,7 +246,7 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
   }
   for (const auto& p : pending) {
     const Part* part = FindPart(p.topic, p.partition);
-    if (!part) continue;  // revoked during this poll
+    if (!part || part->epoch != p.epoch) continue;  // revoked (or re-assigned) during this poll
     SourceRecord r;
     r.shard = part->shard;
     r.bytes = std::string_view(arena_.data() + p.off, p.len);
@@ -208,6 +258,10 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
     r.offset = static_cast<uint64_t>(p.offset);
     r.is_file = false;
     r.vendor_fact = part->facts;
+    if (!part->facts) batch_ts_.push_back(std::max<int64_t>(p.ts, 0));
+    r.check_key = !part->facts;
+    r.has_key = p.has_key;
+    r.key = std::string_view(arena_.data() + p.key_off, p.key_len);
     out->push_back(r);
   }
   return true;
@@ -233,12 +287,23 @@ void KafkaSource::CommitAsync() {
 
 bool KafkaSource::CaughtUp() {
   if (assignment_.empty()) return o_.scan;
-  for (const auto& [k, p] : assignment_)
+  for (auto& [k, p] : assignment_) {
+    if (!p.end_known) {
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_query_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(),
+                                           p.partition, &lo, &hi, 1000)) {
+        return false;
+      }
+      p.end_at_start = hi;
+      p.end_known = true;
+    }
     if (!p.facts && p.next < p.end_at_start) return false;
+  }
   for (const auto& [k, p] : assignment_) {
     if (!p.facts) continue;
     int64_t lo = 0, hi = 0;
-    if (rd_kafka_query_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(), p.partition, &lo, &hi, 5000)) {
+    if (rd_kafka_query_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(),
+                                         p.partition, &lo, &hi, 1000)) {
       return false;
     }
     if (p.next < hi) return false;

@@ -38,6 +38,14 @@ struct KafkaSourceOptions {
   std::function<std::optional<int64_t>(const std::string& topic, int32_t partition)> stored_offset;
   // The partition's stored offset is past its end: drop that shard's state (rebuild).
   std::function<void(uint32_t shard)> reset_shard;
+  // Group mode, on every (eager) assignment, before any stored offset is read: the shards
+  // this member now owns. The engine drops the state of shards it no longer owns, so a
+  // partition that comes back later is rebuilt from the beginning rather than resumed from a
+  // stale offset, and no instance counts findings of partitions another instance owns.
+  std::function<void(const std::vector<uint32_t>& owned)> on_assign;
+  // One-line warnings (e.g. history lost to retention: the partition's low watermark is past
+  // the stored offset, or past 0 with no stored offset).
+  std::function<void(const std::string& message)> warn;
 };
 
 class KafkaSource final : public EventSource {
@@ -79,6 +87,15 @@ class KafkaSource final : public EventSource {
 
   // Called by librdkafka's rebalance callback.
   void OnRebalance(int err, void* partitions);
+  // Group mode: called by librdkafka's error callback (errors it retries by itself).
+  void OnError(std::string message) { error_ = std::move(message); }
+  // Group mode: forgets the last error once the caller has reported it.
+  void ClearError() { error_.clear(); }
+  // Kafka timestamps (ms since the epoch; 0 if none) of the events in the last batch, for
+  // event-to-committed-state latency.
+  const std::vector<int64_t>& batch_timestamps() const { return batch_ts_; }
+  // Bumped on every assignment and revocation.
+  uint64_t assignment_epoch() const { return epoch_; }
 
  private:
   KafkaSource() = default;
@@ -90,6 +107,8 @@ class KafkaSource final : public EventSource {
     int64_t end_at_start = 0;  // high watermark when assigned
     bool touched = false;      // advanced in the last batch
     bool facts = false;        // a vendor-facts partition
+    bool end_known = true;     // false: the watermark query failed; asked again by CaughtUp
+    uint64_t epoch = 0;        // assignment generation that created this entry
   };
   Part* FindPart(const std::string& topic, int32_t partition);
   int TopicIndex(const std::string& topic) const;
@@ -99,8 +118,12 @@ class KafkaSource final : public EventSource {
   void* rk_ = nullptr;
   std::map<std::pair<std::string, int32_t>, Part> assignment_;
   std::string arena_;
+  std::vector<int64_t> batch_ts_;
   std::string error_;
   bool scan_started_ = false;
+  // Bumped on every assignment and revocation: records polled under an older assignment are
+  // never returned (their partition may have been re-assigned and re-seeked meanwhile).
+  uint64_t epoch_ = 0;
 };
 
 }  // namespace x402

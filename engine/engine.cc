@@ -150,8 +150,17 @@ std::optional<std::string> Engine::GetMeta(const std::string& key) {
 
 Status Engine::DropShard(uint32_t shard, const std::vector<std::string>& meta_keys) {
   rocksdb::WriteBatch wb;
+  // Point deletes, not DeleteRange: range tombstones trip a memtable assertion when the
+  // shard is rebuilt into the same memtable right after.
   const std::string lo = BatchState::ShardPrefix(shard), hi = BatchState::ShardPrefix(shard + 1);
-  for (int i = 0; i < kTableCount; ++i) wb.DeleteRange(store_->cf(Table(i)), lo, hi);
+  for (int i = 0; i < kTableCount; ++i) {
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper(hi);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro, store_->cf(Table(i))));
+    for (it->Seek(lo); it->Valid(); it->Next()) wb.Delete(store_->cf(Table(i)), it->key());
+    if (!it->status().ok()) return Err("drop shard: " + it->status().ToString());
+  }
   for (const auto& k : meta_keys) wb.Delete(store_->meta(), k);
   wb.Delete(store_->meta(), WatermarkKey(shard));
   state_->Discard();
@@ -216,6 +225,7 @@ void Engine::ApplyVendorFactRecord(const SourceRecord& rec) {
     ++stats_.skipped_after_as_of;
     return;
   }
+  FireTimers(rec.shard);  // due before this fact: independent of batch boundaries
   state_->SetShard(rec.shard);
   Touch(rec.shard, fact.EventTime());
   ApplyContext ctx = Context(watermarks_[rec.shard], fact.EventTime());
@@ -241,10 +251,25 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
     if (opts_.observer) opts_.observer->OnDeadLetter(ClassifyDeadLetter(st.error()));
     return;
   }
+  if (rec.check_key && (!rec.has_key || rec.key != event_.subject)) {
+    ++stats_.dead_letters;
+    if (opts_.dead_letters) {
+      opts_.dead_letters->Write(
+          rec, rec.has_key ? "kafka key '" + std::string(rec.key.substr(0, 128)) +
+                                 "' is not the event's subject '" + event_.subject +
+                                 "' (the key must be the agent id)"
+                           : "kafka message has no key (the key must be the agent id '" +
+                                 event_.subject + "')");
+    }
+    return;
+  }
   if (opts_.as_of && event_.time > *opts_.as_of) {
     ++stats_.skipped_after_as_of;
     return;
   }
+  // Timers that the watermark passed before this event fire before it, so the result does
+  // not depend on where batch boundaries fall (a live run vs a replay, a crash and restart).
+  FireTimers(rec.shard);
   state_->SetShard(rec.shard);
   dedupe_key_.clear();
   Writer w(&dedupe_key_);
@@ -265,8 +290,10 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
 }
 
 void Engine::FireTimers(uint32_t shard) {
+  auto w = watermarks_.find(shard);
+  if (w == watermarks_.end() || !timers_->HasDue(shard, w->second)) return;
   state_->SetShard(shard);
-  const TimeMs wm = watermarks_[shard];
+  const TimeMs wm = w->second;
   ApplyContext ctx = Context(wm, wm);
   std::string k;
   // Firing can schedule more timers, possibly already due: PopDue sees them too.

@@ -43,6 +43,14 @@ void TimerIndex::Cancel(uint32_t shard, const std::string& key) {
   if (it != s->second.end()) Erase(shard, it);
 }
 
+bool TimerIndex::HasDue(uint32_t shard, TimeMs watermark) const {
+  auto s = shards_.find(shard);
+  if (s == shards_.end() || s->second.empty()) return false;
+  const TimeMs deadline{
+      static_cast<int64_t>(GetBigEndian64(s->second.begin()->first) ^ (uint64_t(1) << 63))};
+  return deadline <= watermark;
+}
+
 bool TimerIndex::PopDue(uint32_t shard, TimeMs watermark, std::string* key) {
   auto s = shards_.find(shard);
   if (s == shards_.end() || s->second.empty()) return false;

@@ -31,6 +31,8 @@ class TimerIndex {
   void Cancel(uint32_t shard, const std::string& key);
   // Removes and returns the earliest timer of `shard` due at or before `watermark`.
   bool PopDue(uint32_t shard, TimeMs watermark, std::string* key);
+  // Whether `shard` has a timer due at or before `watermark` (cheap: one map lookup).
+  bool HasDue(uint32_t shard, TimeMs watermark) const;
   // Writes the changes since the last flush into `batch`.
   void Flush(rocksdb::WriteBatch* batch);
   size_t size() const;

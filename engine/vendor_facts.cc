@@ -82,7 +82,7 @@ Status KafkaVendorFactSink::Flush() {
   if (!error_.ok()) return std::exchange(error_, Status::Ok());
   if (!pending_) return Status::Ok();
   pending_ = false;
-  return producer_->Flush(60000);
+  return producer_->FlushUntilDelivered();  // a broker outage is waited out, not fatal
 }
 
 }  // namespace x402

@@ -2,11 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -313,6 +314,44 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     if (!st.ok())
       LogJson(LogLevel::kError, "rebuilding the partition failed", {{"error", st.error()}});
   };
+  // Rebalance (eager): drop the state of every shard this member no longer owns, so a
+  // partition that comes back is rebuilt from the beginning of its topic instead of resumed
+  // from a stale offset, and two members never both count a partition's findings.
+  so.on_assign = [&](const std::vector<uint32_t>& owned) {
+    std::set<uint32_t> have;
+    for (const auto& [shard, wm] : eng.watermarks()) have.insert(shard);
+    std::unique_ptr<rocksdb::Iterator> it(
+        eng.store()->db()->NewIterator(rocksdb::ReadOptions(), eng.store()->meta()));
+    const std::string prefix = "pos|kafka|";
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string rest = it->key().ToString().substr(prefix.size());
+      const size_t bar = rest.rfind('|');
+      if (bar == std::string::npos) continue;
+      for (size_t ti = 0; ti < topic_list.size(); ++ti) {
+        if (topic_list[ti] == rest.substr(0, bar)) {
+          have.insert(
+              KafkaSource::Shard(ti, static_cast<int32_t>(std::atoi(rest.c_str() + bar + 1))));
+        }
+      }
+    }
+    const std::set<uint32_t> keep(owned.begin(), owned.end());
+    size_t dropped = 0;
+    for (uint32_t shard : have) {
+      if (keep.count(shard) || (shard >> 16) >= topic_list.size()) continue;
+      const std::string& topic = topic_list[shard >> 16];
+      Status st = eng.DropShard(
+          shard, {KafkaSource::PositionKey(topic, static_cast<int32_t>(shard & 0xffff))});
+      if (!st.ok()) std::fprintf(stderr, "x402rec run: %s\n", st.error().c_str());
+      ++dropped;
+    }
+    std::fprintf(stderr,
+                 "x402rec run: assigned %zu partitions; dropped the state of %zu partitions owned "
+                 "elsewhere\n",
+                 owned.size(), dropped);
+  };
+  so.warn = [](const std::string& m) {
+    std::fprintf(stderr, "x402rec run: warning: %s\n", m.c_str());
+  };
   auto source = KafkaSource::Open(so);
   if (!source) return Fail("x402rec run: " + source.error(), 2);
   const std::string alerts_topic = f.Get("alerts-topic").value_or("x402.alerts");
@@ -329,15 +368,46 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   }
   const bool until = f.Has("until-caught-up");
   uint64_t records = 0;
+  const bool latency_stats = f.Has("latency-stats");
+  constexpr int64_t kMaxLatencyMs = 600000;
+  std::vector<uint64_t> latency_ms(latency_stats ? kMaxLatencyMs + 1 : 0);
   const double t0 = MonotonicSeconds();
   double caught_up_at = -1;
   std::vector<SourceRecord> batch;
   std::string last_error;
+  // Readiness (one log line per change): ready once partitions are assigned and read to the
+  // end seen at assignment; not ready while Kafka reports errors (broker down: librdkafka
+  // retries) or nothing is assigned.
+  bool ready = true;  // so that the first set_ready(false, ...) is logged
+  double ready_checked = -1;
+  uint64_t ready_epoch = 0;
+  auto set_ready = [&](bool r, const std::string& why) {
+    if (r == ready) return;
+    ready = r;
+    std::fprintf(stderr, "x402rec run: %s%s\n", r ? "ready" : "not ready: ", why.c_str());
+  };
   while (!StopRequested()) {
     (*source)->NextBatch(*bs, &batch);
-    if (!(*source)->error().empty() && (*source)->error() != last_error) {
-      last_error = (*source)->error();
-      LogJson(LogLevel::kWarn, "kafka error; retrying", {{"error", last_error}});
+    if (std::string e = (*source)->error(); !e.empty()) {
+      (*source)->ClearError();
+      if (e != last_error) std::fprintf(stderr, "x402rec run: kafka: %s (retrying)\n", e.c_str());
+      last_error = e;
+      set_ready(false, "kafka: " + e);
+      ready_checked = MonotonicSeconds();
+    }
+    if ((*source)->assignment_epoch() != ready_epoch) {
+      // A rebalance: not ready until the new assignment is read to its end.
+      ready_epoch = (*source)->assignment_epoch();
+      set_ready(false, "partitions assigned; catching up");
+    }
+    if (const double now = MonotonicSeconds(); now - ready_checked >= 0.5) {
+      ready_checked = now;
+      if (!(*source)->assigned()) {
+        set_ready(false, "no partitions assigned");
+      } else if ((*source)->CaughtUp()) {
+        set_ready(true, "");
+        last_error.clear();
+      }
     }
     if (!batch.empty()) {
       records += batch.size();
@@ -346,6 +416,14 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       (*dispatcher)->Notify();
       (*source)->CommitAsync();
       (*api)->Pump();
+      if (latency_stats) {
+        // Event-to-committed-state latency: Kafka message timestamp to now (state committed).
+        const int64_t now_ms = WallClockMs();
+        for (int64_t ts : (*source)->batch_timestamps()) {
+          if (ts > 0)
+            ++latency_ms[static_cast<size_t>(std::clamp<int64_t>(now_ms - ts, 0, kMaxLatencyMs))];
+        }
+      }
     } else if (clock == "wall") {
       // Idle partitions that are read to their end follow the wall clock (DESIGN.md 3).
       for (uint32_t shard : (*source)->IdleShards()) {
@@ -379,6 +457,24 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   std::printf("x402rec run: %s records from Kafka in %.2f s%s\n  alerts: %s\n",
               Thousands(records).c_str(), secs, StopRequested() ? " (stopped by signal)" : "",
               DescribeDelivery((*dispatcher)->Snapshot()).c_str());
+  if (latency_stats) {
+    uint64_t n = 0;
+    for (uint64_t c : latency_ms) n += c;
+    auto pct = [&](double q) {
+      const uint64_t want = static_cast<uint64_t>(q * static_cast<double>(n));
+      uint64_t seen = 0;
+      for (size_t i = 0; i < latency_ms.size(); ++i) {
+        seen += latency_ms[i];
+        if (seen > want) return static_cast<int64_t>(i);
+      }
+      return kMaxLatencyMs;
+    };
+    std::printf(
+        "  latency (Kafka timestamp to committed state) over %s events: p50 %lld ms, p90 %lld ms, "
+        "p99 %lld ms\n",
+        Thousands(n).c_str(), static_cast<long long>(pct(0.5)), static_cast<long long>(pct(0.9)),
+        static_cast<long long>(pct(0.99)));
+  }
   std::printf("x402rec state in %s as of %s\n", dir.c_str(), FormatRfc3339(r.as_of).c_str());
   PrintEvents(r.stats, stdout);
   std::printf("  agents: %zu\n", r.agents.size());
@@ -424,6 +520,8 @@ int RunCommand(int argc, char** argv) {
   f.Add("assign-timeout", "SECONDS", "with --until-caught-up: how long to wait for partitions (default 60)");
   f.Add("deadletter-topic", "T", "dead-letter topic (default x402.deadletter)");
   f.Add("alerts-topic", "T", "alerts topic (default x402.alerts)");
+  f.Add("latency-stats", "",
+        "with --brokers: print event-to-committed-state latency percentiles at exit");
   f.Add("vendor-facts-topic", "T",
         "internal topic re-keying payment outcomes by vendor (default x402.vendor-facts; at least as many "
         "partitions as the events topic)");
@@ -640,6 +738,7 @@ int GenCommand(int argc, char** argv) {
   f.Add("anomalies", "RATE", "fraction of payments carrying an injected anomaly, 0..1 (default 0)");
   f.Add("bad-lines", "RATE", "fraction of lines followed by a malformed line, 0..1 (default 0)");
   f.Add("truth", "FILE", "write the ground truth: findings open as of the last event (JSON)");
+  f.Add("kafka-prop", "K=V", "with --brokers: librdkafka producer property, verbatim", true);
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -684,8 +783,15 @@ int GenCommand(int argc, char** argv) {
   if (out) stats = GenerateToFile(o, *out, f.Get("truth").value_or(""));
   if (stats && brokers) {
     std::string topic = f.Get("topic").value_or("x402.events");
+    KafkaProps props;
+    for (const auto& kv : f.GetAll("kafka-prop")) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return Fail("x402rec gen: --kafka-prop: expected KEY=VALUE, got '" + kv + "'", 2);
+      props[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
     Status st =
-        ProduceGenerated(o, *brokers, topic, rate, &*stats, {}, [] { return StopRequested(); });
+        ProduceGenerated(o, *brokers, topic, rate, &*stats, props, [] { return StopRequested(); });
     if (!st.ok()) return Fail("x402rec gen: " + st.error());
     dest += (dest.empty() ? "" : " and ") + ("kafka " + *brokers + " " + topic);
     if (auto truth = f.Get("truth"); truth && !out) {

@@ -166,8 +166,18 @@ TEST_F(KafkaEngineTest, RestartResumesFromOffsetsStoredWithTheState) {
   GeneratorStats gs;
   ASSERT_TRUE(ProduceGenerated(g, broker_.bootstraps(), kEventsTopic, 0, &gs).ok());
   std::string out;
-  const std::vector<std::string> run = {"run", "--brokers", broker_.bootstraps(), "--data-dir", tmp_.file("d"),
-                                        "--until-caught-up", "--clock", "event"};
+  // A short session timeout: the second run's join then does not wait out the first member's
+  // default 45 s session on the mock cluster.
+  const std::vector<std::string> run = {"run",
+                                        "--brokers",
+                                        broker_.bootstraps(),
+                                        "--data-dir",
+                                        tmp_.file("d"),
+                                        "--until-caught-up",
+                                        "--clock",
+                                        "event",
+                                        "--kafka-prop",
+                                        "session.timeout.ms=6000"};
   ASSERT_EQ(RunX402(run, &out), 0) << out;
   g.seed = 23;
   g.start = TimeMs{1763337600000 + 86400000};
