@@ -15,14 +15,16 @@
 #   BUILD_DIR   the CMake build directory holding x402rec (e.g. ./build)
 #   EVENTS      events to produce (default 2000000)
 #   PARTITIONS  partitions of every topic (default 16)
-# Environment: LAT_EVENTS (default 100000) events for the latency phase; KEEP=1 keeps the
-# work directory.
+# Environment: LAT_EVENTS (default 100000) events for the latency phase; RUN_ARGS extra
+# arguments for both `x402rec run`s (e.g. "--kafka-prop linger.ms=0"); KEEP=1 keeps the work
+# directory.
 set -euo pipefail
 
 build=${1:?usage: kafka_bench.sh BUILD_DIR [EVENTS] [PARTITIONS]}
 events=${2:-2000000}
 partitions=${3:-16}
 lat_events=${LAT_EVENTS:-100000}
+read -r -a run_args <<<"${RUN_ARGS:-}"
 bin="$build/x402rec"
 [[ -x "$bin" ]] || { echo "kafka_bench: $bin not found; build first (ninja -C $build x402rec)" >&2; exit 2; }
 [[ "$events" =~ ^[1-9][0-9]*$ ]] || { echo "kafka_bench: EVENTS must be a positive integer, got '$events'" >&2; exit 2; }
@@ -69,19 +71,22 @@ printf "  raw consume (kcat -C -e):           %8.2f s  %10.0f events/s\n" "$raw"
 
 t=$(now)
 "$bin" run --brokers "$brokers" --data-dir "$work/state" --until-caught-up --clock event --group bench \
-  --drain-timeout 600 >"$work/run.log" 2>"$work/run.err"
+  --drain-timeout 600 "${run_args[@]}" >"$work/run.log" 2>"$work/run.err"
 eng=$(since "$t")
-eng_rate=$(echo "$events / $eng" | bc -l)
+applied=$(sed -n 's/^  events: \([0-9,]*\) applied.*/\1/p' "$work/run.log" | tr -d ,)
+[[ "$applied" == "$events" ]] || echo "kafka_bench: the engine applied ${applied:-?} of $events events" >&2
+eng_rate=$(echo "${applied:-0} / $eng" | bc -l)
 printf "  engine (run --until-caught-up):     %8.2f s  %10.0f events/s = %.0f %% of raw consume (target >= 70 %%)\n" \
   "$eng" "$eng_rate" "$(echo "100 * $eng_rate / $raw_rate" | bc -l)"
 grep -E '^  events:' "$work/run.log" | sed 's/^/    /'
 
-# Latency at 10,000 events/s on a topic of its own (created by producing one event first).
+# Latency at 10,000 events/s on topics of its own (events topic created by producing one
+# event first; the vendor-facts topic is auto-created by the mock cluster with 4 partitions).
 "$bin" gen --brokers "$brokers" --topic bench.latency --events 1 --seed 2 >/dev/null
 "$bin" run --brokers "$brokers" --data-dir "$work/lat" --clock event --group bench-lat --topic bench.latency \
-  --latency-stats >"$work/lat.log" 2>"$work/lat.err" &
+  --vendor-facts-topic bench.latency.facts --latency-stats "${run_args[@]}" >"$work/lat.log" 2>"$work/lat.err" &
 engine_pid=$!
-for _ in $(seq 1 300); do grep -q 'x402rec run: ready' "$work/lat.err" && break; sleep 0.1; done
+for _ in $(seq 1 1200); do grep -q 'x402rec run: ready' "$work/lat.err" && break; sleep 0.1; done
 grep -q 'x402rec run: ready' "$work/lat.err" || { echo "kafka_bench: latency engine not ready:" >&2; cat "$work/lat.err" >&2; exit 1; }
 "$bin" gen --brokers "$brokers" --topic bench.latency --events "$lat_events" --seed 3 --agents 1000 \
   --start 2025-11-18T00:00:00Z --rate 10000 --kafka-prop linger.ms=5 >/dev/null
