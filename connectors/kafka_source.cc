@@ -219,8 +219,16 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
   while (pending.size() < max) {
     const int64_t left = deadline - NowMs();
     if (left <= 0) break;
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, static_cast<int>(left));
-    if (!m) continue;
+    // Adaptive batching: wait up to max_wait_ms for the first record, but once the batch has
+    // one, close it as soon as the client's prefetched queue runs dry for idle_close_ms. A
+    // backlog keeps the queue full (full batches, high throughput); a trickle gets committed
+    // within milliseconds (low latency).
+    const int64_t wait = pending.empty() ? left : std::min<int64_t>(left, o_.idle_close_ms);
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, static_cast<int>(wait));
+    if (!m) {
+      if (!pending.empty()) break;
+      continue;
+    }
     if (m->err) {
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) error_ = rd_kafka_message_errstr(m);
       rd_kafka_message_destroy(m);

@@ -34,6 +34,7 @@ struct KafkaSourceOptions {
   bool scan = false;                    // scan mode instead of group mode
   std::optional<int64_t> until_offset;  // scan mode: stop each partition before this offset
   int max_wait_ms = 50;                 // a batch closes after this long even if not full
+  int idle_close_ms = 2;                // ... or when no record arrived for this long
   // Next offset to read for a partition, from the state store (nullopt: never seen).
   std::function<std::optional<int64_t>(const std::string& topic, int32_t partition)> stored_offset;
   // The partition's stored offset is past its end: drop that shard's state (rebuild).
