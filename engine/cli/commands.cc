@@ -368,6 +368,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   }
   const bool until = f.Has("until-caught-up");
   uint64_t records = 0;
+  double last_kafka_commit = 0;
   const bool latency_stats = f.Has("latency-stats");
   constexpr int64_t kMaxLatencyMs = 600000;
   std::vector<uint64_t> latency_ms(latency_stats ? kMaxLatencyMs + 1 : 0);
@@ -415,6 +416,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       if (!st.ok()) return Fail("x402rec run: " + st.error());
       (*dispatcher)->Notify();
       (*source)->CommitAsync();
+      last_kafka_commit = MonotonicSeconds();
       (*api)->Pump();
       if (latency_stats) {
         // Event-to-committed-state latency: Kafka message timestamp to now (state committed).
@@ -424,12 +426,20 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
             ++latency_ms[static_cast<size_t>(std::clamp<int64_t>(now_ms - ts, 0, kMaxLatencyMs))];
         }
       }
-    } else if (clock == "wall") {
-      // Idle partitions that are read to their end follow the wall clock (DESIGN.md 3).
-      for (uint32_t shard : (*source)->IdleShards()) {
-        Status st = eng.AdvanceClock(shard, TimeMs{WallClockMs()});
-        if (!st.ok()) return Fail("x402rec run: " + st.error());
-        (*dispatcher)->Notify();
+    } else {
+      if (clock == "wall") {
+        // Idle partitions that are read to their end follow the wall clock (DESIGN.md 3).
+        for (uint32_t shard : (*source)->IdleShards()) {
+          Status st = eng.AdvanceClock(shard, TimeMs{WallClockMs()});
+          if (!st.ok()) return Fail("x402rec run: " + st.error());
+          (*dispatcher)->Notify();
+        }
+      }
+      // Kafka commits only feed lag tools, but an idle consumer must still publish its
+      // position: a commit lost in a rebalance would otherwise show stale lag forever.
+      if (MonotonicSeconds() - last_kafka_commit >= 5.0) {
+        (*source)->CommitAsync();
+        last_kafka_commit = MonotonicSeconds();
       }
     }
     (*api)->UpdateKafka(**source);
