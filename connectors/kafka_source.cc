@@ -293,7 +293,7 @@ void KafkaSource::CommitAsync() {
   rd_kafka_topic_partition_list_destroy(list);
 }
 
-bool KafkaSource::CaughtUp() {
+bool KafkaSource::CaughtUp(bool exact_facts) {
   if (assignment_.empty()) return o_.scan;
   for (auto& [k, p] : assignment_) {
     if (!p.end_known) {
@@ -310,10 +310,14 @@ bool KafkaSource::CaughtUp() {
   for (const auto& [k, p] : assignment_) {
     if (!p.facts) continue;
     int64_t lo = 0, hi = 0;
-    if (rd_kafka_query_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(),
-                                         p.partition, &lo, &hi, 1000)) {
-      return false;
-    }
+    // The exact end is a broker round trip per partition; the cached one (from the last
+    // fetch response) is free but may miss facts produced since.
+    const rd_kafka_resp_err_t e =
+        exact_facts ? rd_kafka_query_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(),
+                                                       p.partition, &lo, &hi, 1000)
+                    : rd_kafka_get_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(),
+                                                     p.partition, &lo, &hi);
+    if (e) return false;
     if (p.next < hi) return false;
   }
   return true;

@@ -69,8 +69,9 @@ class KafkaSource final : public EventSource {
   void CommitAsync();
   // Every assigned events partition has been consumed up to the end it had when first
   // assigned, and every vendor-facts partition up to its end now (facts this process produced
-  // and flushed included; asks the broker).
-  bool CaughtUp();
+  // and flushed included; asks the broker). exact_facts false: the facts partitions' ends
+  // are the ones last seen in fetch responses (no round trip; for readiness checks).
+  bool CaughtUp(bool exact_facts = true);
   // Partitions of `topic` per the broker's metadata.
   Result<int32_t> PartitionCount(const std::string& topic);
   bool assigned() const { return !assignment_.empty(); }

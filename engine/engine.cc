@@ -322,6 +322,7 @@ Status Engine::Commit(const Positions& positions) {
     }
   }
   rocksdb::WriteBatch wb;
+  if (opts_.vendor_facts) opts_.vendor_facts->Stage(&wb, store_->meta());
   state_->Flush(&wb);
   timers_->Flush(&wb);
   for (const auto& [k, v] : positions) wb.Put(store_->meta(), k, v);

@@ -1,5 +1,9 @@
 #include "engine/vendor_facts.h"
 
+#include <algorithm>
+
+#include "projections/codec.h"
+
 #include <simdjson.h>
 
 #include "schemas/json_writer.h"
@@ -83,6 +87,142 @@ Status KafkaVendorFactSink::Flush() {
   if (!pending_) return Status::Ok();
   pending_ = false;
   return producer_->FlushUntilDelivered();  // a broker outage is waited out, not fatal
+}
+
+namespace {
+
+std::string FactOutboxKey(uint64_t seq) {
+  std::string k(OutboxVendorFactSink::kPrefix);
+  PutBigEndian64(&k, seq);
+  return k;
+}
+
+}  // namespace
+
+void OutboxVendorFactSink::Resume(RocksStore* store) {
+  // The highest key with the prefix: seek to the first key after the prefix range, step back.
+  std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(rocksdb::ReadOptions(), store->meta()));
+  std::string upper(kPrefix);
+  upper.back() = static_cast<char>(upper.back() + 1);
+  it->SeekForPrev(rocksdb::Slice(upper));
+  if (it->Valid() && it->key().starts_with(rocksdb::Slice(kPrefix.data(), kPrefix.size())) &&
+      it->key() != rocksdb::Slice(upper) && it->key().size() == kPrefix.size() + 8) {
+    next_seq_ = GetBigEndian64(std::string_view(it->key().data() + kPrefix.size(), 8)) + 1;
+  }
+}
+
+void OutboxVendorFactSink::Add(const VendorFact& f) {
+  std::string v;
+  const uint32_t p = static_cast<uint32_t>(VendorPartition(f.vendor, partitions_));
+  for (int shift : {24, 16, 8, 0}) v.push_back(static_cast<char>(p >> shift));
+  const uint16_t n = static_cast<uint16_t>(std::min<size_t>(f.vendor.size(), 0xffff));
+  v.push_back(static_cast<char>(n >> 8));
+  v.push_back(static_cast<char>(n));
+  v.append(f.vendor, 0, n);
+  v += EncodeVendorFact(f);
+  pending_.push_back(std::move(v));
+}
+
+void OutboxVendorFactSink::Stage(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* meta) {
+  for (const auto& v : pending_) wb->Put(meta, FactOutboxKey(next_seq_++), v);
+  pending_.clear();
+}
+
+VendorFactForwarder::VendorFactForwarder(RocksStore* store, std::unique_ptr<KafkaProducer> producer,
+                                         std::string topic)
+    : store_(store), producer_(std::move(producer)), topic_(std::move(topic)) {}
+
+VendorFactForwarder::~VendorFactForwarder() { Stop(); }
+
+void VendorFactForwarder::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void VendorFactForwarder::Notify() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    notified_ = true;
+  }
+  cv_.notify_one();
+}
+
+void VendorFactForwarder::Stop() {
+  stop_.store(true);
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string VendorFactForwarder::last_error() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return last_error_;
+}
+
+bool VendorFactForwarder::Drained() {
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->meta()));
+  const rocksdb::Slice prefix(OutboxVendorFactSink::kPrefix.data(), OutboxVendorFactSink::kPrefix.size());
+  it->Seek(prefix);
+  return !(it->Valid() && it->key().starts_with(prefix));
+}
+
+void VendorFactForwarder::Run() {
+  while (!stop_.load()) {
+    if (DeliverSome() > 0) continue;  // there may be more
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, std::chrono::milliseconds(100), [&] { return notified_ || stop_.load(); });
+    notified_ = false;
+  }
+}
+
+// Produces up to 10,000 committed facts, waits for their acknowledgement and deletes them.
+// Returns how many were delivered (0: nothing to do, or the broker is away: retried later).
+size_t VendorFactForwarder::DeliverSome() {
+  std::vector<std::string> keys;
+  Status st = Status::Ok();
+  {
+    std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->meta()));
+    const rocksdb::Slice prefix(OutboxVendorFactSink::kPrefix.data(), OutboxVendorFactSink::kPrefix.size());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && keys.size() < 10000; it->Next()) {
+      const rocksdb::Slice v = it->value();
+      if (v.size() < 6) continue;  // not written by OutboxVendorFactSink::Stage: left alone
+      const auto* b = reinterpret_cast<const uint8_t*>(v.data());
+      const int32_t partition = static_cast<int32_t>((uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) |
+                                                     (uint32_t(b[2]) << 8) | uint32_t(b[3]));
+      const size_t n = (size_t(b[4]) << 8) | size_t(b[5]);
+      if (v.size() < 6 + n) continue;
+      const std::string_view vendor(v.data() + 6, n);
+      const std::string_view json(v.data() + 6 + n, v.size() - 6 - n);
+      st = producer_->Produce(topic_, vendor, json, {}, partition);
+      if (!st.ok()) break;
+      keys.push_back(it->key().ToString());
+    }
+  }
+  if (keys.empty() && st.ok()) return 0;
+  // Wait for the acknowledgements in short steps, so Stop() is never held up by an outage.
+  while (st.ok() || !keys.empty()) {
+    Status fl = producer_->Flush(200);
+    if (fl.ok()) break;
+    if (stop_.load()) return 0;
+    if (fl.error().starts_with("kafka delivery failed")) {  // produced again on the next pass
+      std::lock_guard<std::mutex> l(mu_);
+      last_error_ = fl.error();
+      return 0;
+    }
+  }
+  if (!st.ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    last_error_ = st.error();
+  }
+  rocksdb::WriteBatch wb;
+  for (const auto& k : keys) wb.Delete(store_->meta(), k);
+  if (Status w = store_->Write(&wb); !w.ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    last_error_ = w.error();
+    return 0;
+  }
+  delivered_ += keys.size();
+  if (st.ok()) {
+    std::lock_guard<std::mutex> l(mu_);
+    last_error_.clear();
+  }
+  return keys.size();
 }
 
 }  // namespace x402

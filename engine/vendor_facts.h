@@ -2,11 +2,14 @@
 // but a vendor is paid by agents on every partition, so its failure streak is computed
 // downstream of a stream re-keyed by vendor, as Kafka Streams does with repartition topics:
 // while applying a batch, the engine turns every payment outcome into a VendorFact
-// (projections.h), produces it to the internal topic `x402.vendor-facts` on partition
-// VendorPartition(vendor, N), and waits for the broker's acknowledgement before it commits
-// the batch. Whoever owns that partition applies the facts to its vendor shard. Applying a
-// fact is idempotent and commutative, so at-least-once delivery (a crash between produce and
-// commit repeats facts) and any interleaving give the same vendor state.
+// (projections.h) bound for the internal topic `x402.vendor-facts`, partition
+// VendorPartition(vendor, N). `run --brokers` uses a transactional outbox: the facts are
+// written into the batch's own WriteBatch (OutboxVendorFactSink, meta keys "vfo|" + be64 seq)
+// and a VendorFactForwarder thread produces them afterwards and deletes each once the broker
+// acknowledged it, so a commit never waits for the broker. Whoever owns that partition
+// applies the facts to its vendor shard. Applying a fact is idempotent and commutative, so
+// at-least-once delivery (a crash between produce and delete repeats facts) and any
+// interleaving give the same vendor state.
 //
 // File mode has one shard and applies vendor facts in place (no sink). Replay from Kafka
 // loops facts back in-process (LoopbackVendorFactSink) onto the same shards a live group
@@ -19,12 +22,19 @@
 // Thread-safety: sinks are used by the pipeline thread only.
 #pragma once
 
+#include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "connectors/dev_broker.h"  // kVendorFactsTopic
 #include "connectors/kafka_producer.h"
+#include "engine/rocksdb_store.h"
 #include "projections/projections.h"
 #include "schemas/result.h"
 
@@ -45,6 +55,11 @@ class VendorFactSink {
   // Makes every fact added so far durable (acknowledged); the engine calls it before each
   // commit. An error fails the commit.
   virtual Status Flush() = 0;
+  // Outbox sinks: moves the facts added so far into the commit's WriteBatch (meta column
+  // family `meta`), after Flush. Others do nothing.
+  virtual void Stage(rocksdb::WriteBatch* /*wb*/, rocksdb::ColumnFamilyHandle* /*meta*/) {}
+  // Forgets facts added since the last Stage (the batch that derived them was not committed).
+  virtual void Discard() {}
 };
 
 // Produces facts to Kafka with an idempotent producer (shared with alerts and dead letters).
@@ -63,6 +78,61 @@ class KafkaVendorFactSink final : public VendorFactSink {
   uint64_t produced_ = 0;
   bool pending_ = false;
   Status error_ = Status::Ok();
+};
+
+// The transactional outbox of facts: Add buffers, Stage writes "vfo|" + be64(seq) ->
+// be32(partition) + be16(vendor length) + vendor + fact JSON into the commit's WriteBatch.
+class OutboxVendorFactSink final : public VendorFactSink {
+ public:
+  explicit OutboxVendorFactSink(int32_t partitions) : partitions_(partitions) {}
+  // Continues the sequence after the highest entry an earlier run left in `store`. Call once
+  // the store is open, before the first batch.
+  void Resume(RocksStore* store);
+  void Add(const VendorFact& f) override;
+  Status Flush() override { return Status::Ok(); }
+  void Stage(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* meta) override;
+  void Discard() override { pending_.clear(); }
+  uint64_t staged() const { return next_seq_; }
+
+  static constexpr std::string_view kPrefix = "vfo|";
+
+ private:
+  int32_t partitions_;
+  uint64_t next_seq_ = 0;
+  std::vector<std::string> pending_;  // encoded values
+};
+
+// Delivers the committed fact outbox to Kafka on its own thread, with its own producer: reads
+// "vfo|" entries in sequence order from the store (RocksDB is thread-safe; the Engine is not
+// touched), produces each to its partition, waits for the acknowledgements and only then
+// deletes them. A broker outage just delays delivery; the pipeline is never blocked by it.
+class VendorFactForwarder {
+ public:
+  // `producer` is owned; `store` must outlive the forwarder.
+  VendorFactForwarder(RocksStore* store, std::unique_ptr<KafkaProducer> producer, std::string topic);
+  ~VendorFactForwarder();  // Stop()s
+  void Start();
+  void Notify();  // facts were committed
+  void Stop();
+  // True when no committed fact is waiting (checked against the store now).
+  bool Drained();
+  uint64_t delivered() const { return delivered_.load(); }
+  std::string last_error() const;
+
+ private:
+  void Run();
+  size_t DeliverSome();
+
+  RocksStore* store_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::string topic_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool notified_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> delivered_{0};
+  std::string last_error_;  // guarded by mu_
 };
 
 // Collects facts in memory for the caller to feed back into the engine (replay).

@@ -279,7 +279,11 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
                     (fact_partitions ? ", has " + std::to_string(*fact_partitions) : "; " + fact_partitions.error()),
                 2);
   }
-  KafkaVendorFactSink vendor_facts(producer->get(), facts_topic, *event_partitions);
+  // Facts go through a transactional outbox in the state store; a forwarder thread with its
+  // own producer delivers them, so commits never wait for the broker (vendor_facts.h).
+  OutboxVendorFactSink vendor_facts(*event_partitions);
+  auto facts_producer = KafkaProducer::Open(producer_props);
+  if (!facts_producer) return Fail("x402rec run: " + facts_producer.error(), 2);
   auto api = ApiRuntime::Create(f, settings);
   if (!api) return Fail(api.error(), 2);
   EngineOptions eo;
@@ -292,6 +296,9 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
   Engine& eng = **engine;
+  vendor_facts.Resume(eng.store());
+  VendorFactForwarder facts_forwarder(eng.store(), std::move(*facts_producer), facts_topic);
+  facts_forwarder.Start();
   ApiScope api_scope(api->get());
   if (Status st = (*api)->Start(eng); !st.ok()) return Fail("x402rec run: " + st.error(), 2);
   KafkaSourceOptions so;
@@ -405,7 +412,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       ready_checked = now;
       if (!(*source)->assigned()) {
         set_ready(false, "no partitions assigned");
-      } else if ((*source)->CaughtUp()) {
+      } else if ((*source)->CaughtUp(/*exact_facts=*/false)) {
         set_ready(true, "");
         last_error.clear();
       }
@@ -415,6 +422,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       Status st = eng.ProcessBatch(batch, (*source)->CurrentPositions());
       if (!st.ok()) return Fail("x402rec run: " + st.error());
       (*dispatcher)->Notify();
+      facts_forwarder.Notify();
       (*source)->CommitAsync();
       last_kafka_commit = MonotonicSeconds();
       (*api)->Pump();
@@ -452,7 +460,8 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
         }
         continue;
       }
-      if ((*source)->CaughtUp()) {
+      // Facts still in the outbox are not on their topic yet: caught up means delivered too.
+      if (facts_forwarder.Drained() && (*source)->CaughtUp()) {
         if (caught_up_at < 0) caught_up_at = now;
         if ((*dispatcher)->WaitDrained(std::chrono::milliseconds(0))) break;
         if (now - caught_up_at > static_cast<double>(*drain)) {
@@ -463,6 +472,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   }
   const double secs = MonotonicSeconds() - t0;
   (*dispatcher)->Stop();
+  facts_forwarder.Stop();
   Report r = BuildReport(eng, MaxWatermark(eng), nullptr);
   std::printf("x402rec run: %s records from Kafka in %.2f s%s\n  alerts: %s\n",
               Thousands(records).c_str(), secs, StopRequested() ? " (stopped by signal)" : "",
