@@ -313,8 +313,8 @@ bool KafkaSource::CaughtUp(bool exact_facts) {
     // The exact end is a broker round trip per partition; the cached one (from the last
     // fetch response) is free but may miss facts produced since.
     const rd_kafka_resp_err_t e =
-        exact_facts ? rd_kafka_query_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(),
-                                                       p.partition, &lo, &hi, 1000)
+        exact_facts ? rd_kafka_query_watermark_offsets(static_cast<rd_kafka_t*>(rk_),
+                                                       p.topic.c_str(), p.partition, &lo, &hi, 1000)
                     : rd_kafka_get_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(),
                                                      p.partition, &lo, &hi);
     if (e) return false;

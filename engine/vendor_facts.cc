@@ -101,7 +101,8 @@ std::string FactOutboxKey(uint64_t seq) {
 
 void OutboxVendorFactSink::Resume(RocksStore* store) {
   // The highest key with the prefix: seek to the first key after the prefix range, step back.
-  std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(rocksdb::ReadOptions(), store->meta()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      store->db()->NewIterator(rocksdb::ReadOptions(), store->meta()));
   std::string upper(kPrefix);
   upper.back() = static_cast<char>(upper.back() + 1);
   it->SeekForPrev(rocksdb::Slice(upper));
@@ -134,7 +135,9 @@ VendorFactForwarder::VendorFactForwarder(RocksStore* store, std::unique_ptr<Kafk
 
 VendorFactForwarder::~VendorFactForwarder() { Stop(); }
 
-void VendorFactForwarder::Start() { thread_ = std::thread([this] { Run(); }); }
+void VendorFactForwarder::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void VendorFactForwarder::Notify() {
   {
@@ -156,8 +159,10 @@ std::string VendorFactForwarder::last_error() const {
 }
 
 bool VendorFactForwarder::Drained() {
-  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->meta()));
-  const rocksdb::Slice prefix(OutboxVendorFactSink::kPrefix.data(), OutboxVendorFactSink::kPrefix.size());
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->meta()));
+  const rocksdb::Slice prefix(OutboxVendorFactSink::kPrefix.data(),
+                              OutboxVendorFactSink::kPrefix.size());
   it->Seek(prefix);
   return !(it->Valid() && it->key().starts_with(prefix));
 }
@@ -177,14 +182,17 @@ size_t VendorFactForwarder::DeliverSome() {
   std::vector<std::string> keys;
   Status st = Status::Ok();
   {
-    std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->meta()));
-    const rocksdb::Slice prefix(OutboxVendorFactSink::kPrefix.data(), OutboxVendorFactSink::kPrefix.size());
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && keys.size() < 10000; it->Next()) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_->db()->NewIterator(rocksdb::ReadOptions(), store_->meta()));
+    const rocksdb::Slice prefix(OutboxVendorFactSink::kPrefix.data(),
+                                OutboxVendorFactSink::kPrefix.size());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && keys.size() < 10000;
+         it->Next()) {
       const rocksdb::Slice v = it->value();
       if (v.size() < 6) continue;  // not written by OutboxVendorFactSink::Stage: left alone
       const auto* b = reinterpret_cast<const uint8_t*>(v.data());
-      const int32_t partition = static_cast<int32_t>((uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) |
-                                                     (uint32_t(b[2]) << 8) | uint32_t(b[3]));
+      const int32_t partition = static_cast<int32_t>(
+          (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | uint32_t(b[3]));
       const size_t n = (size_t(b[4]) << 8) | size_t(b[5]);
       if (v.size() < 6 + n) continue;
       const std::string_view vendor(v.data() + 6, n);

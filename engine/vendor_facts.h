@@ -16,7 +16,8 @@
 // uses, so its digest equals the live one.
 //
 // Wire format of a fact (one JSON object; key = vendor):
-//   {"vendor":"v","kind":"failed","time":"<RFC 3339>","source":"s","id":"e","agent":"a","reason":"r"}
+//   {"vendor":"v","kind":"failed","time":"<RFC
+//   3339>","source":"s","id":"e","agent":"a","reason":"r"}
 //   {"vendor":"v","kind":"settled","time":"<RFC 3339>"}
 //
 // Thread-safety: sinks are used by the pipeline thread only.
@@ -109,7 +110,8 @@ class OutboxVendorFactSink final : public VendorFactSink {
 class VendorFactForwarder {
  public:
   // `producer` is owned; `store` must outlive the forwarder.
-  VendorFactForwarder(RocksStore* store, std::unique_ptr<KafkaProducer> producer, std::string topic);
+  VendorFactForwarder(RocksStore* store, std::unique_ptr<KafkaProducer> producer,
+                      std::string topic);
   ~VendorFactForwarder();  // Stop()s
   void Start();
   void Notify();  // facts were committed
