@@ -27,6 +27,21 @@ struct SinkStatus {
   std::string reason;      // why disabled or failing; never a secret (no URLs with tokens)
 };
 
+class SinkStatusBoard;
+
+// Removes every provider of `board` when it goes out of scope: declare it right after the
+// objects the providers read, so it runs before they are destroyed.
+class SinkProvidersScope {
+ public:
+  explicit SinkProvidersScope(SinkStatusBoard* board) : board_(board) {}
+  ~SinkProvidersScope();
+  SinkProvidersScope(const SinkProvidersScope&) = delete;
+  SinkProvidersScope& operator=(const SinkProvidersScope&) = delete;
+
+ private:
+  SinkStatusBoard* board_;
+};
+
 class SinkStatusBoard {
  public:
   using Provider = std::function<std::vector<SinkStatus>()>;
@@ -34,23 +49,29 @@ class SinkStatusBoard {
     std::lock_guard<std::mutex> l(mu_);
     providers_.push_back(std::move(p));
   }
+  // Providers are called under the board's lock, so once Clear() returns none is running
+  // or will run again: the objects they read may then be destroyed.
   std::vector<SinkStatus> Snapshot() const {
-    std::vector<Provider> ps;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      ps = providers_;
-    }
+    std::lock_guard<std::mutex> l(mu_);
     std::vector<SinkStatus> out;
-    for (const auto& p : ps) {
+    for (const auto& p : providers_) {
       auto v = p();
       out.insert(out.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
     }
     return out;
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> l(mu_);
+    providers_.clear();
   }
 
  private:
   mutable std::mutex mu_;
   std::vector<Provider> providers_;
 };
+
+inline SinkProvidersScope::~SinkProvidersScope() {
+  if (board_) board_->Clear();
+}
 
 }  // namespace x402

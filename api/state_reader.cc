@@ -8,7 +8,9 @@ namespace x402 {
 uint64_t UtilizationPpm(Amount spent, Amount limit) {
   constexpr uint64_t kCap = 1000000000000ull;
   if (limit.is_zero()) return spent.is_zero() ? 0 : 1000000;
-  if (limit.v > u128(UINT64_MAX)) return static_cast<uint64_t>(spent.v / (limit.v / 1000000));
+  if (limit.v > u128(UINT64_MAX)) {
+    return static_cast<uint64_t>(std::min<u128>(spent.v / (limit.v / 1000000), kCap));
+  }
   // Cap spent first so spent * 10^6 cannot overflow 128 bits.
   const u128 max_spent = limit.v * 1000000;  // limit < 2^64, so this fits
   if (spent.v >= max_spent) return kCap;

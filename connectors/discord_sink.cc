@@ -138,7 +138,11 @@ SinkAttempt DiscordSink::DeliverOnce(std::span<const AlertRecord> alerts) {
   for (size_t i = 0; i < alerts.size(); ++i) {
     auto v = ParseAlertJson(alerts[i].json);
     if (!v) {
-      if (opts_.dead_letter) opts_.dead_letter(alerts[i], 0, v.error());
+      // Acknowledged only once it is written down: a failed dead-letter write retries it.
+      if (opts_.dead_letter && !opts_.dead_letter(alerts[i], 0, v.error())) {
+        out.error = name_ + ": cannot write the alert dead letter";
+        return finish();
+      }
       done[i] = 1;
       ++out.dead_lettered;
       continue;
@@ -198,7 +202,9 @@ SinkAttempt DiscordSink::DeliverOnce(std::span<const AlertRecord> alerts) {
           ++out.delivered;
           NoteRateLimit(*r2);
         } else if (r2->status == 400) {
-          if (opts_.dead_letter) opts_.dead_letter(alerts[index[v]], r2->status, r2->body);
+          if (opts_.dead_letter && !opts_.dead_letter(alerts[index[v]], r2->status, r2->body)) {
+            return fail("refused (HTTP 400) and the alert dead letter cannot be written");
+          }
           done[index[v]] = 1;
           ++out.dead_lettered;
         } else if (r2->status == 429) {

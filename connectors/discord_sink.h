@@ -42,7 +42,8 @@ struct DiscordSinkOptions {
   std::chrono::milliseconds probe_interval{30000};
   DiscordFormatOptions format;
   // Called for an alert Discord refused twice (400): the alert and Discord's response body.
-  std::function<void(const AlertRecord&, int status, const std::string& body)> dead_letter;
+  // Returns false if the dead letter could not be stored: the alert is then not acknowledged.
+  std::function<bool(const AlertRecord&, int status, const std::string& body)> dead_letter;
   uint64_t jitter_seed = 0;  // 0: random
 };
 

@@ -78,7 +78,17 @@ std::string HttpUrl::Full() const {
 
 std::string HttpUrl::Redacted() const { return RedactUrl(Full()); }
 
-std::string RedactUrl(std::string_view url) {
+std::string RedactUrl(std::string_view full) {
+  // Credentials in the authority ("user:pass@host") go first.
+  std::string without_userinfo(full);
+  {
+    const size_t sch = without_userinfo.find("://");
+    const size_t from = sch == std::string::npos ? 0 : sch + 3;
+    const size_t end = without_userinfo.find_first_of("/?#", from);
+    const size_t at = without_userinfo.rfind('@', end == std::string::npos ? std::string::npos : end);
+    if (at != std::string::npos && at >= from) without_userinfo.replace(from, at + 1 - from, "****@");
+  }
+  std::string_view url = without_userinfo;
   size_t scheme = url.find("://");
   size_t start = scheme == std::string_view::npos ? 0 : scheme + 3;
   size_t slash = url.find('/', start);
@@ -101,15 +111,24 @@ struct BeastHttpClient::Impl {
   beast::flat_buffer buf;
 
   beast::tcp_stream& Lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
-  void Close() {
+  // Closes the socket: pending operations complete with operation_aborted. The stream
+  // objects stay alive (their handlers may still refer to them) until Reset().
+  void CloseSocket() {
     if (plain || secure) {
       boost::system::error_code ignored;
       Lowest().socket().close(ignored);
     }
+  }
+  void Reset() {
     plain.reset();
     secure.reset();
     key.clear();
     buf.clear();
+  }
+  // Only with no operation pending (the io_context has run dry).
+  void Close() {
+    CloseSocket();
+    Reset();
   }
 
   // Starts an async operation and runs the io_context until it completes or `deadline`
@@ -128,9 +147,10 @@ struct BeastHttpClient::Impl {
     if (!done) {
       *timed_out = true;
       resolver.cancel();
-      Close();
+      CloseSocket();
       ioc.restart();
-      ioc.run();  // let the cancelled handlers finish
+      ioc.run();  // let the cancelled handlers finish while the streams still exist
+      Reset();
       return asio::error::timed_out;
     }
     return out;

@@ -163,14 +163,21 @@ Result<std::unique_ptr<OutboxDispatcher>> StartAlertDelivery(const AlertSettings
           .Raw(rec.json)
           .EndObject();
       std::lock_guard<std::mutex> l(*dead_mu);
+      bool ok = false;
       if (std::FILE* fp = std::fopen(dead_path.c_str(), "ab")) {
-        std::fprintf(fp, "%s\n", line.c_str());
-        std::fflush(fp);
-        ::fsync(fileno(fp));
-        std::fclose(fp);
+        ok = std::fprintf(fp, "%s\n", line.c_str()) >= 0;
+        ok = std::fflush(fp) == 0 && ok;
+        ok = ::fsync(fileno(fp)) == 0 && ok;
+        ok = std::fclose(fp) == 0 && ok;
+      }
+      if (!ok) {
+        LogLine(sink_name + ": alert " + rec.alert_id + " refused (HTTP " + std::to_string(status) +
+                ") and " + dead_path + " cannot be written: kept in the outbox, retried");
+        return false;
       }
       LogLine(sink_name + ": alert " + rec.alert_id + " refused twice (HTTP " +
               std::to_string(status) + "); dead-lettered to alerts-deadletter.jsonl");
+      return true;
     };
     auto sink = DiscordSink::Create(std::move(d));
     if (!sink) return Err(r.origin + ": " + sink.error());

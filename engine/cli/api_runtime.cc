@@ -103,8 +103,7 @@ ApiRuntime::~ApiRuntime() { Stop(); }
 
 Status ApiRuntime::Start(Engine& engine) {
   engine_ = &engine;
-  probe_ = std::thread([this] { ProbeLoop(); });
-  if (off_) return Status::Ok();
+  if (off_) return Status::Ok();  // no server: nobody would read the probe's gauges
   ApiServiceOptions o;
   o.store = engine.store();
   o.config = &engine.config();
@@ -135,6 +134,7 @@ Status ApiRuntime::Start(Engine& engine) {
                server.error());
   }
   server_ = std::move(*server);
+  probe_ = std::thread([this] { ProbeLoop(); });  // state gauges, for the server only
   LogJson(LogLevel::kInfo, "api listening",
           {{"address", http_.address},
            {"port", std::to_string(server_->port())},

@@ -369,10 +369,9 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   ao.kafka_topic = alerts_topic;
   auto dispatcher = StartAlertDelivery(settings.alerts, eng.store(), ao);
   if (!dispatcher) return Fail("x402rec run: alerts: " + dispatcher.error(), 2);
-  {
-    OutboxDispatcher* d = dispatcher->get();
-    (*api)->sinks().AddProvider([d] { return SinkStatusesOf(d->Snapshot()); });
-  }
+  (*api)->sinks().AddProvider(
+      [d = dispatcher->get()] { return SinkStatusesOf(d->Snapshot()); });
+  SinkProvidersScope sink_providers(&(*api)->sinks());  // before the dispatcher goes
   const bool until = f.Has("until-caught-up");
   uint64_t records = 0;
   double last_kafka_commit = 0;
@@ -612,9 +611,9 @@ int RunCommand(int argc, char** argv) {
     auto dispatcher = StartAlertDelivery(settings.alerts, (*engine)->store(), ao);
     if (!dispatcher) return Fail("x402rec run: alerts: " + dispatcher.error(), 2);
     if (api && *dispatcher) {
-      OutboxDispatcher* d = dispatcher->get();
-      api->sinks().AddProvider([d] { return SinkStatusesOf(d->Snapshot()); });
+      api->sinks().AddProvider([d = dispatcher->get()] { return SinkStatusesOf(d->Snapshot()); });
     }
+    SinkProvidersScope sink_providers(api ? &api->sinks() : nullptr);  // before the dispatcher
     auto out = ProcessFiles(**engine, inputs, *bs, isatty(2), dispatcher->get(), api.get());
     if (!out) return Fail("x402rec run: " + out.error());
     std::optional<DispatcherSnapshot> alerts;

@@ -1,5 +1,7 @@
 #include "engine/cli/flags.h"
 
+#include "connectors/http_client.h"
+
 namespace x402::cli {
 
 void Flags::Add(const std::string& name, const std::string& value_name, const std::string& help, bool repeatable) {
@@ -12,8 +14,10 @@ Status Flags::Parse(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "-h") arg = "--help";
     if (!arg.starts_with("--")) {
-      return Err("x402rec " + command_ + ": unexpected argument '" + arg + "' (flags start with --; see x402rec " +
-                 command_ + " --help)");
+      // A stray URL may be a webhook with its token: never echo one in full.
+      const std::string shown = arg.find("://") != std::string::npos ? RedactUrl(arg) : arg;
+      return Err("x402rec " + command_ + ": unexpected argument '" + shown +
+                 "' (flags start with --; see x402rec " + command_ + " --help)");
     }
     std::string name = arg.substr(2), value;
     bool has_inline = false;

@@ -243,6 +243,8 @@ TEST(HttpClientTest, UrlRulesAndRedaction) {
   EXPECT_EQ(u->Redacted(), "https://discord.com/api/****");
   EXPECT_EQ(RedactUrl("https://discord.com/api/webhooks/123/tok"), "https://discord.com/api/****");
   EXPECT_EQ(RedactUrl("garbage-with-token"), "garbage-with-token");
+  EXPECT_EQ(RedactUrl("https://user:pass@hooks.example.com/api/x/tok"), "https://****@hooks.example.com/api/****");
+  EXPECT_EQ(RedactUrl("https://user:pass@host"), "https://****@host");
   auto err = HttpUrl::Parse("http://evil.example/api/webhooks/1/SECRET");
   ASSERT_FALSE(err.ok());
   EXPECT_EQ(err.error().find("SECRET"), std::string::npos) << err.error();
@@ -594,6 +596,7 @@ TEST(DiscordSinkTest, BadRequestShrinksOnceThenDeadLetters) {
   o.dead_letter = [&](const AlertRecord& r, int status, const std::string& body) {
     EXPECT_EQ(status, 400);
     dead.emplace_back(r.alert_id, body);
+    return true;
   };
   auto sink = Make(o);
   std::vector<AlertRecord> recs{Rec(0, AlertJson(1)), Rec(1, AlertJson(2))};
@@ -606,6 +609,20 @@ TEST(DiscordSinkTest, BadRequestShrinksOnceThenDeadLetters) {
   EXPECT_NE(dead[0].second.find("Invalid Form Body"), std::string::npos);
   EXPECT_EQ(server.RequestCount(), 3u);
   for (const auto& r : server.Requests()) ExpectWithinLimits(r.body);
+}
+
+TEST(DiscordSinkTest, AnAlertWhoseDeadLetterCannotBeWrittenIsNotAcknowledged) {
+  FakeDiscord server;
+  server.Respond([](const FakeRequest&, size_t) {
+    return FakeReply{.status = 400, .body = R"({"message":"Invalid Form Body"})"};
+  });
+  auto o = FastOptions(server.Url());
+  o.dead_letter = [](const AlertRecord&, int, const std::string&) { return false; };  // disk full
+  auto sink = Make(o);
+  std::vector<AlertRecord> recs{Rec(0, AlertJson(1))};
+  auto a = sink->Deliver(recs);
+  EXPECT_EQ(a.handled, 0u);  // stays in the outbox, retried later
+  EXPECT_EQ(a.dead_lettered, 0u);
 }
 
 TEST(DiscordSinkTest, HangingServerTimesOutAndIsRetried) {
