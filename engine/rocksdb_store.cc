@@ -29,17 +29,26 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& o) {
   // Memtables are charged to the block cache (one memory budget), so the cache holds both:
   // sized at block_cache_bytes + write_buffer_bytes, or the memtables would crowd out every
   // data, index and filter block and each lookup would read and decompress them again.
-  auto cache = rocksdb::NewLRUCache(o.block_cache_bytes + o.write_buffer_bytes);
+  rocksdb::LRUCacheOptions lru;
+  lru.capacity = o.block_cache_bytes + o.write_buffer_bytes;
+  lru.high_pri_pool_ratio = 0.3;
+  auto cache = rocksdb::NewLRUCache(lru);
   dbo.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(o.write_buffer_bytes, cache);
 
   rocksdb::BlockBasedTableOptions bbt;
   bbt.block_cache = cache;
   bbt.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  // Index and filter blocks live with the open table readers (max_open_files keeps them
-  // open), outside the cache: a full filter block of a large file is megabytes, and evicting
-  // and re-reading it on lookups of new keys dominated once the state outgrew the cache.
-  // Their memory is about 1.5 bytes per key.
-  bbt.cache_index_and_filter_blocks = false;
+  // Partitioned index and filters in the cache: memory stays within the cache however large
+  // the state grows, and a miss reloads one small partition, not a file's whole multi-MB
+  // filter (which dominated lookups of new keys once the state outgrew the cache). The
+  // top-level index of each file stays pinned; index and filter partitions get priority.
+  bbt.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  bbt.partition_filters = true;
+  bbt.metadata_block_size = 4096;
+  bbt.cache_index_and_filter_blocks = true;
+  bbt.cache_index_and_filter_blocks_with_high_priority = true;
+  bbt.pin_top_level_index_and_filter = true;
+  bbt.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::ColumnFamilyOptions cfo;
   cfo.table_factory.reset(rocksdb::NewBlockBasedTableFactory(bbt));
   cfo.write_buffer_size = 32 << 20;
