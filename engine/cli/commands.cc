@@ -1030,6 +1030,10 @@ int DemoCommand(int argc, char** argv) {
       "unexpected\n",
       FormatRfc3339(gs->last).c_str(), truth_matched, truth.size(), open_count - truth_matched);
   std::printf("  reports: %s/report.md, %s/report.json\n", dir.c_str(), dir.c_str());
+  std::printf(
+      "  dead letters went to x402.deadletter with a reason header; to see them in a file,\n"
+      "  replay the copy: x402rec run --input %s --data-dir DIR writes DIR/deadletter.jsonl\n",
+      events_path.c_str());
   std::printf("  next: x402rec replay --input %s --as-of %s --report-md /dev/stdout\n",
               events_path.c_str(),
               FormatRfc3339(TimeMs{gs->first.ms + (gs->last.ms - gs->first.ms) / 2}).c_str());
