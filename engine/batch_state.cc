@@ -16,7 +16,11 @@ std::string BatchState::ShardPrefix(uint32_t shard) {
 }
 
 BatchState::BatchState(RocksStore* store, size_t cache_entries)
-    : store_(store), cap_(cache_entries), prefix_(ShardPrefix(0)) {}
+    : store_(store), cap_(cache_entries), prefix_(ShardPrefix(0)) {
+  // Sized once for the largest the cache gets (cap clean entries plus a batch), so lookups
+  // never pay for a rehash of the whole table.
+  for (auto& t : tables_) t.entries.reserve(cap_ + cap_ / 2);
+}
 
 void BatchState::SetShard(uint32_t shard) {
   if (shard == shard_) return;
