@@ -20,20 +20,7 @@ namespace {
 
 using test::X402Child;
 
-class KafkaBrokerTest : public ::testing::Test {
- protected:
-  void SetUp() override { ASSERT_TRUE(broker_.Start(8).ok()); }
-  std::vector<std::string> RunArgs(const std::string& group) {
-    std::vector<std::string> a = {"run",        "--brokers", broker_.bootstraps(),
-                                  "--data-dir", data_dir_,   "--clock",
-                                  "event",      "--group",   group};
-    for (const auto& p : test::FastGroupProps()) a.push_back(p);
-    return a;
-  }
-  DevBroker broker_;
-  test::TempDir tmp_;
-  std::string data_dir_ = tmp_.file("d");
-};
+class KafkaBrokerTest : public test::DevBrokerRunTest {};
 
 TEST_F(KafkaBrokerTest, BrokerDownAndUpIsRetriedAndLosesNothing) {
   GeneratorOptions g;

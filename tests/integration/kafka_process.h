@@ -24,9 +24,11 @@
 #include <thread>
 #include <vector>
 
+#include "connectors/dev_broker.h"
 #include "connectors/kafka_source.h"
 #include "engine/engine.h"
 #include "replay/replay.h"
+#include "tests/testutil.h"
 
 namespace x402::test {
 
@@ -316,5 +318,23 @@ inline std::vector<std::string> FastGroupProps() {
   return {"--kafka-prop", "session.timeout.ms=6000",  "--kafka-prop", "heartbeat.interval.ms=1000",
           "--kafka-prop", "max.poll.interval.ms=6000"};
 }
+
+// A dev broker with 8 partitions per x402 topic and a data directory, for tests that drive
+// `x402rec run --brokers` as a child process.
+class DevBrokerRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(broker_.Start(8).ok()); }
+  // `x402rec run` arguments (without the binary) for one consumer group, event clock.
+  std::vector<std::string> RunArgs(const std::string& group) {
+    std::vector<std::string> a = {"run",        "--brokers", broker_.bootstraps(),
+                                  "--data-dir", data_dir_,   "--clock",
+                                  "event",      "--group",   group};
+    for (const auto& p : FastGroupProps()) a.push_back(p);
+    return a;
+  }
+  DevBroker broker_;
+  TempDir tmp_;
+  std::string data_dir_ = tmp_.file("d");
+};
 
 }  // namespace x402::test
