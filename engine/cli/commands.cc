@@ -348,16 +348,15 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       const std::string& topic = topic_list[shard >> 16];
       Status st = eng.DropShard(
           shard, {KafkaSource::PositionKey(topic, static_cast<int32_t>(shard & 0xffff))});
-      if (!st.ok()) std::fprintf(stderr, "x402rec run: %s\n", st.error().c_str());
+      if (!st.ok()) LogJson(LogLevel::kError, "x402rec run: " + st.error());
       ++dropped;
     }
-    std::fprintf(stderr,
-                 "x402rec run: assigned %zu partitions; dropped the state of %zu partitions owned "
-                 "elsewhere\n",
-                 owned.size(), dropped);
+    LogJson(LogLevel::kInfo, "x402rec run: assigned " + std::to_string(owned.size()) +
+                                 " partitions; dropped the state of " + std::to_string(dropped) +
+                                 " partitions owned elsewhere");
   };
   so.warn = [](const std::string& m) {
-    std::fprintf(stderr, "x402rec run: warning: %s\n", m.c_str());
+    LogJson(LogLevel::kWarn, "x402rec run: warning: " + m);
   };
   auto source = KafkaSource::Open(so);
   if (!source) return Fail("x402rec run: " + source.error(), 2);
@@ -391,13 +390,14 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   auto set_ready = [&](bool r, const std::string& why) {
     if (r == ready) return;
     ready = r;
-    std::fprintf(stderr, "x402rec run: %s%s\n", r ? "ready" : "not ready: ", why.c_str());
+    LogJson(r ? LogLevel::kInfo : LogLevel::kWarn,
+            std::string("x402rec run: ") + (r ? "ready" : "not ready: ") + why);
   };
   while (!StopRequested()) {
     (*source)->NextBatch(*bs, &batch);
     if (std::string e = (*source)->error(); !e.empty()) {
       (*source)->ClearError();
-      if (e != last_error) std::fprintf(stderr, "x402rec run: kafka: %s (retrying)\n", e.c_str());
+      if (e != last_error) LogJson(LogLevel::kWarn, "x402rec run: kafka: " + e + " (retrying)");
       last_error = e;
       set_ready(false, "kafka: " + e);
       ready_checked = MonotonicSeconds();
