@@ -71,24 +71,6 @@ Status DecodeVendorFact(std::string_view json, VendorFact* out) {
   return Status::Ok();
 }
 
-void KafkaVendorFactSink::Add(const VendorFact& f) {
-  if (!error_.ok()) return;
-  Status st = producer_->Produce(topic_, f.vendor, EncodeVendorFact(f), {}, VendorPartition(f.vendor, partitions_));
-  if (!st.ok()) {
-    error_ = st;
-    return;
-  }
-  ++produced_;
-  pending_ = true;
-}
-
-Status KafkaVendorFactSink::Flush() {
-  if (!error_.ok()) return std::exchange(error_, Status::Ok());
-  if (!pending_) return Status::Ok();
-  pending_ = false;
-  return producer_->FlushUntilDelivered();  // a broker outage is waited out, not fatal
-}
-
 namespace {
 
 std::string FactOutboxKey(uint64_t seq) {
@@ -225,7 +207,6 @@ size_t VendorFactForwarder::DeliverSome() {
     last_error_ = w.error();
     return 0;
   }
-  delivered_ += keys.size();
   if (st.ok()) {
     std::lock_guard<std::mutex> l(mu_);
     last_error_.clear();

@@ -63,24 +63,6 @@ class VendorFactSink {
   virtual void Discard() {}
 };
 
-// Produces facts to Kafka with an idempotent producer (shared with alerts and dead letters).
-class KafkaVendorFactSink final : public VendorFactSink {
- public:
-  KafkaVendorFactSink(KafkaProducer* producer, std::string topic, int32_t partitions)
-      : producer_(producer), topic_(std::move(topic)), partitions_(partitions) {}
-  void Add(const VendorFact& f) override;
-  Status Flush() override;
-  uint64_t produced() const { return produced_; }
-
- private:
-  KafkaProducer* producer_;
-  std::string topic_;
-  int32_t partitions_;
-  uint64_t produced_ = 0;
-  bool pending_ = false;
-  Status error_ = Status::Ok();
-};
-
 // The transactional outbox of facts: Add buffers, Stage writes "vfo|" + be64(seq) ->
 // be32(partition) + be16(vendor length) + vendor + fact JSON into the commit's WriteBatch.
 class OutboxVendorFactSink final : public VendorFactSink {
@@ -93,7 +75,6 @@ class OutboxVendorFactSink final : public VendorFactSink {
   Status Flush() override { return Status::Ok(); }
   void Stage(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* meta) override;
   void Discard() override { pending_.clear(); }
-  uint64_t staged() const { return next_seq_; }
 
   static constexpr std::string_view kPrefix = "vfo|";
 
@@ -118,7 +99,6 @@ class VendorFactForwarder {
   void Stop();
   // True when no committed fact is waiting (checked against the store now).
   bool Drained();
-  uint64_t delivered() const { return delivered_.load(); }
   std::string last_error() const;
 
  private:
@@ -133,7 +113,6 @@ class VendorFactForwarder {
   std::condition_variable cv_;
   bool notified_ = false;
   std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> delivered_{0};
   std::string last_error_;  // guarded by mu_
 };
 

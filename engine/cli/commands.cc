@@ -380,7 +380,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   const double t0 = MonotonicSeconds();
   double caught_up_at = -1;
   std::vector<SourceRecord> batch;
-  std::string last_error;
+  std::string last_error, last_facts_error;
   // Readiness (one log line per change): ready once partitions are assigned and read to the
   // end seen at assignment; not ready while Kafka reports errors (broker down: librdkafka
   // retries) or nothing is assigned.
@@ -409,6 +409,10 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
     }
     if (const double now = MonotonicSeconds(); now - ready_checked >= 0.5) {
       ready_checked = now;
+      if (std::string e = facts_forwarder.last_error(); e != last_facts_error) {
+        if (!e.empty()) LogJson(LogLevel::kWarn, "x402rec run: vendor facts: " + e + " (retrying)");
+        last_facts_error = e;
+      }
       if (!(*source)->assigned()) {
         set_ready(false, "no partitions assigned");
       } else if ((*source)->CaughtUp(/*exact_facts=*/false)) {
