@@ -42,20 +42,24 @@ int Fail(const std::string& msg, int code = 1) {
 }
 
 // Flags for every threshold and timeout of the projections (same names as the config file).
-constexpr const char* kProjectionFlagNames[] = {
-    "config",        "stale-after",       "chain-grace",
-    "confirmation-timeout", "amount-tolerance-bps", "vendor-streak-warning",
-    "vendor-streak-critical", "wallet-low-warning", "wallet-low-critical"};
+struct FlagSpec {
+  const char* name;
+  const char* value_name;
+  const char* help;
+};
+constexpr FlagSpec kProjectionFlags[] = {
+    {"config", "FILE", "TOML configuration file (see ops/config/x402rec.example.toml)"},
+    {"stale-after", "SECONDS", "authorization.stale after this long pending (default 900)"},
+    {"chain-grace", "SECONDS", "wait for the chain this long before missing/unrecorded (default 600)"},
+    {"confirmation-timeout", "SECONDS", "recon.unconfirmed after this long (default 1800)"},
+    {"amount-tolerance-bps", "BPS", "amount mismatch tolerance in basis points (default 0)"},
+    {"vendor-streak-warning", "N", "consecutive vendor failures for a warning (default 3)"},
+    {"vendor-streak-critical", "N", "consecutive vendor failures for critical (default 5)"},
+    {"wallet-low-warning", "USDC", "wallet.balance_low warning below this balance (default 200)"},
+    {"wallet-low-critical", "USDC", "wallet.balance_low critical below this balance (default 50)"},
+};
 void AddProjectionFlags(Flags& f) {
-  f.Add("config", "FILE", "TOML configuration file (see ops/config/x402rec.example.toml)");
-  f.Add("stale-after", "SECONDS", "authorization.stale after this long pending (default 900)");
-  f.Add("chain-grace", "SECONDS", "wait for the chain this long before missing/unrecorded (default 600)");
-  f.Add("confirmation-timeout", "SECONDS", "recon.unconfirmed after this long (default 1800)");
-  f.Add("amount-tolerance-bps", "BPS", "amount mismatch tolerance in basis points (default 0)");
-  f.Add("vendor-streak-warning", "N", "consecutive vendor failures for a warning (default 3)");
-  f.Add("vendor-streak-critical", "N", "consecutive vendor failures for critical (default 5)");
-  f.Add("wallet-low-warning", "USDC", "wallet.balance_low warning below this balance (default 200)");
-  f.Add("wallet-low-critical", "USDC", "wallet.balance_low critical below this balance (default 50)");
+  for (const FlagSpec& s : kProjectionFlags) f.Add(s.name, s.value_name, s.help);
 }
 
 // Loads --config (if any), the X402_<AGENT>_*_USDC environment overrides, then the flags.
@@ -966,8 +970,8 @@ int DemoCommand(int argc, char** argv) {
       "run",           "--brokers",          brokers,       "--data-dir",      dir,
       "--group",       "x402rec-demo",       "--clock",     "event",           "--until-caught-up",
       "--report-json", dir + "/report.json", "--report-md", dir + "/report.md"};
-  for (const char* name : kProjectionFlagNames) {
-    if (auto v = f.Get(name)) args.push_back(std::string("--") + name + "=" + *v);
+  for (const FlagSpec& s : kProjectionFlags) {
+    if (auto v = f.Get(s.name)) args.push_back(std::string("--") + s.name + "=" + *v);
   }
   // The API: with --serve the run serves it (metrics move while it consumes), and the demo
   // serves the final state afterwards; without --serve the demo binds no port.
