@@ -6,6 +6,8 @@
 // (budget contributions, authorization.*, paid_but_failed), then transactions (matching and
 // recon.*). No evaluation calls another, so there is no recursion and no ordering surprise.
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "projections/codec.h"
 #include "projections/internal.h"
@@ -21,6 +23,36 @@ using internal::TimerPlan;
 using internal::Usdc;
 
 namespace {
+
+// tx_hash_index: `tx_hash "|n"` lists the networks a bare hash was seen on (a settlement
+// names only the hash), as u8(1) varint(count) str(network)..., sorted. One point lookup per
+// settlement instead of a range scan.
+std::string NetworksKey(std::string_view tx_hash) {
+  std::string k;
+  k.reserve(tx_hash.size() + 2);
+  k.append(tx_hash);
+  k.append("|n");
+  return k;
+}
+
+std::vector<std::string> DecodeNetworks(std::string_view v) {
+  std::vector<std::string> out;
+  Reader r(v);
+  if (r.U8() != 1) return out;
+  const uint64_t n = r.Var();
+  for (uint64_t i = 0; i < n && r.ok(); ++i) out.push_back(r.Str());
+  if (!r.ok()) out.clear();
+  return out;
+}
+
+std::string EncodeNetworks(const std::vector<std::string>& networks) {
+  std::string out;
+  Writer w(&out);
+  w.U8(1);
+  w.Var(networks.size());
+  for (const auto& n : networks) w.Str(n);
+  return out;
+}
 
 std::string TxKey(std::string_view network, std::string_view tx) {
   std::string k;
@@ -169,11 +201,9 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
   // so its network) is known: re-examine that hash on every network it was seen on.
   std::vector<std::string> txs_to_evaluate;
   for (const auto& h : bare_hashes) {
-    const std::string prefix = h + "|n|";
-    ctx.state->Scan(Table::kTxHashIndex, prefix, [&](std::string_view k, std::string_view) {
-      txs_to_evaluate.push_back(TxKey(k.substr(prefix.size()), h));
-      return true;
-    });
+    std::string v;
+    if (!ctx.state->Get(Table::kTxHashIndex, NetworksKey(h), &v)) continue;
+    for (const auto& network : DecodeNetworks(v)) txs_to_evaluate.push_back(TxKey(network, h));
   }
   if (!p.has_auth) {  // nothing else can be evaluated before the authorization arrives
     for (const auto& tx : txs_to_evaluate) EvaluateTx(tx, ctx);
@@ -257,7 +287,17 @@ void Projections::ApplyTransfer(const Event& e, ApplyContext& ctx) {
   log->amount = e.amount;
   log->block_time = e.block_time;
   ctx.state->Put(Table::kTxs, tx_key, t.Encode());
-  ctx.state->Put(Table::kTxHashIndex, e.tx_hash + "|n|" + e.network, {});
+  {
+    const std::string nk = NetworksKey(e.tx_hash);
+    std::string v;
+    std::vector<std::string> networks;
+    if (ctx.state->Get(Table::kTxHashIndex, nk, &v)) networks = DecodeNetworks(v);
+    auto pos = std::lower_bound(networks.begin(), networks.end(), e.network);
+    if (pos == networks.end() || *pos != e.network) {
+      networks.insert(pos, e.network);
+      ctx.state->Put(Table::kTxHashIndex, nk, EncodeNetworks(networks));
+    }
+  }
   if (new_from) {
     // Index transfers by sender so a later wallet registration finds them.
     std::string ik = e.network + "|" + e.from + "|" + e.tx_hash;
