@@ -15,11 +15,19 @@ std::string BatchState::ShardPrefix(uint32_t shard) {
   return p;
 }
 
+namespace {
+size_t Pow2AtLeast(size_t n) {
+  size_t p = 16;
+  while (p < n) p <<= 1;
+  return p;
+}
+}  // namespace
+
 BatchState::BatchState(RocksStore* store, size_t cache_entries)
     : store_(store), cap_(cache_entries), prefix_(ShardPrefix(0)) {
-  // Sized once for the largest the cache gets (cap clean entries plus a batch), so lookups
-  // never pay for a rehash of the whole table.
-  for (auto& t : tables_) t.entries.reserve(cap_ + cap_ / 2);
+  // Sized once for the largest the cache usually gets (cap clean entries plus a batch) at a
+  // load factor of at most 1/2, so probes stay short and the index rarely grows.
+  for (auto& t : tables_) t.index.assign(Pow2AtLeast(3 * cap_), 0);
 }
 
 void BatchState::SetShard(uint32_t shard) {
@@ -34,47 +42,98 @@ const std::string& BatchState::Physical(std::string_view key) {
   return key_buf_;
 }
 
-BatchState::Slot& BatchState::Touch(TableCache& c, const std::string& pk, bool* inserted) {
-  auto [it, ins] = c.entries.try_emplace(pk);
-  *inserted = ins;
-  it->second.used = batch_;
-  return it->second;
+// Re-creates the index with `slots` slots (a power of two) from the live entries.
+void BatchState::Rebuild(TableCache& c, size_t slots) {
+  c.index.assign(slots, 0);
+  const size_t mask = slots - 1;
+  for (size_t e = 0; e < c.entries.size(); ++e) {
+    if (!c.entries[e].live) continue;
+    const uint64_t h = c.entries[e].hash;
+    size_t i = h & mask;
+    while (c.index[i] != 0) i = (i + 1) & mask;
+    c.index[i] = (h >> 32 << 32) | (e + 1);
+  }
+}
+
+uint32_t BatchState::Touch(TableCache& c, const std::string& pk, bool* inserted) {
+  const uint64_t h = std::hash<std::string_view>()(pk);
+  const uint64_t tag = h >> 32 << 32;
+  size_t mask = c.index.size() - 1;
+  size_t i = h & mask;
+  while (uint64_t slot = c.index[i]) {
+    if ((slot >> 32 << 32) == tag) {
+      const uint32_t e = static_cast<uint32_t>(slot) - 1;
+      Entry& en = c.entries[e];
+      if (en.hash == h && en.key == pk) {
+        *inserted = false;
+        en.used = batch_;
+        return e;
+      }
+    }
+    i = (i + 1) & mask;
+  }
+  *inserted = true;
+  uint32_t e;
+  if (!c.free.empty()) {
+    e = c.free.back();
+    c.free.pop_back();
+  } else {
+    e = static_cast<uint32_t>(c.entries.size());
+    c.entries.emplace_back();
+  }
+  Entry& en = c.entries[e];
+  en.key.assign(pk);
+  en.value.clear();
+  en.hash = h;
+  en.used = batch_;
+  en.exists = false;
+  en.dirty = false;
+  en.live = true;
+  ++c.live;
+  if (2 * c.live > c.index.size()) {
+    Rebuild(c, c.index.size() * 2);  // places the new entry too
+  } else {
+    c.index[i] = tag | (e + 1);
+  }
+  return e;
 }
 
 bool BatchState::Get(Table t, std::string_view key, std::string* value) {
   TableCache& c = tables_[static_cast<int>(t)];
   const std::string& pk = Physical(key);
   bool inserted;
-  Slot& s = Touch(c, pk, &inserted);
-  if (inserted) s.exists = store_->Get(store_->cf(t), pk, &s.value);
+  Entry& s = c.entries[Touch(c, pk, &inserted)];
+  // Unsynced: every key of a batch whose write may still be in flight is in this cache
+  // (eviction spares the newest batch's entries: see Evict), so a miss is not in that write.
+  if (inserted) s.exists = store_->GetUnsynced(store_->cf(t), pk, &s.value);
   if (s.exists) *value = s.value;
   return s.exists;
 }
 
-void BatchState::MarkDirty(TableCache& c, Map::value_type* kv) {
-  kv->second.dirty = true;
-  c.dirty.push_back(kv);
-  if (c.ordered) c.dirty_ordered.insert(kv);
+void BatchState::MarkDirty(TableCache& c, uint32_t e) {
+  c.entries[e].dirty = true;
+  c.dirty.push_back(e);
+  if (c.ordered) c.dirty_ordered.insert(e);
 }
 
 void BatchState::Put(Table t, std::string_view key, std::string_view value) {
   TableCache& c = tables_[static_cast<int>(t)];
-  auto [it, ins] = c.entries.try_emplace(Physical(key));
-  Slot& s = it->second;
-  s.used = batch_;
+  bool inserted;
+  const uint32_t e = Touch(c, Physical(key), &inserted);
+  Entry& s = c.entries[e];
   s.value.assign(value);
   s.exists = true;
-  if (!s.dirty) MarkDirty(c, &*it);
+  if (!s.dirty) MarkDirty(c, e);
 }
 
 void BatchState::Delete(Table t, std::string_view key) {
   TableCache& c = tables_[static_cast<int>(t)];
-  auto [it, ins] = c.entries.try_emplace(Physical(key));
-  Slot& s = it->second;
-  s.used = batch_;
+  bool inserted;
+  const uint32_t e = Touch(c, Physical(key), &inserted);
+  Entry& s = c.entries[e];
   s.value.clear();
   s.exists = false;
-  if (!s.dirty) MarkDirty(c, &*it);
+  if (!s.dirty) MarkDirty(c, e);
 }
 
 void BatchState::RangeMerge(Table t, const std::string& lo, const std::string& hi,
@@ -102,17 +161,17 @@ void BatchState::RangeMerge(Table t, const std::string& lo, const std::string& h
     } else if (!has_p) {
       cmp = -1;
     } else {
-      cmp = it->key().compare(rocksdb::Slice((*pending)->first));
+      cmp = it->key().compare(rocksdb::Slice(c.entries[*pending].key));
     }
     if (cmp < 0) {
       std::string_view k(it->key().data() + strip, it->key().size() - strip);
       if (!fn(k, std::string_view(it->value().data(), it->value().size()))) return;
       it->Next();
     } else {
-      const auto* p = *pending++;
+      const Entry& p = c.entries[*pending++];
       if (cmp == 0) it->Next();
-      if (p->second.exists) {
-        if (!fn(std::string_view(p->first).substr(strip), p->second.value)) return;
+      if (p.exists) {
+        if (!fn(std::string_view(p.key).substr(strip), p.value)) return;
       }
     }
   }
@@ -145,39 +204,47 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
       // Sorted keys make the memtable inserts sequential (the skiplist reuses its splice),
       // several times cheaper than random-order inserts.
       std::sort(c.dirty.begin(), c.dirty.end(),
-                [](const auto* a, const auto* b) { return a->first < b->first; });
-      for (auto* kv : c.dirty) {
-        if (kv->second.exists) {
-          batch->Put(cf, kv->first, kv->second.value);
+                [&c](uint32_t a, uint32_t b) { return c.entries[a].key < c.entries[b].key; });
+      for (uint32_t e : c.dirty) {
+        Entry& en = c.entries[e];
+        if (en.exists) {
+          batch->Put(cf, en.key, en.value);
         } else {
-          batch->Delete(cf, kv->first);
+          batch->Delete(cf, en.key);
         }
-        kv->second.dirty = false;
+        en.dirty = false;
       }
       c.dirty.clear();
       c.dirty_ordered.clear();
     }
-    if (c.entries.size() > cap_) Evict(c);
+    if (c.live > cap_) Evict(c);
   }
   ++batch_;
 }
 
 // Drops clean entries not used in the most recent batches until the cache is at half its
-// capacity (amortised: one scan per cap/2 insertions).
+// capacity (amortised: one pass per cap/2 insertions), then rebuilds the index. Entries
+// used in the batch just flushed (used == batch_) are never dropped: the cutoff is at most
+// batch_ and only entries strictly older go. RocksStore::GetUnsynced relies on this.
 void BatchState::Evict(TableCache& c) {
   std::vector<uint64_t> ages;
-  ages.reserve(c.entries.size());
-  for (const auto& [k, s] : c.entries) ages.push_back(s.used);
+  ages.reserve(c.live);
+  for (const Entry& en : c.entries) {
+    if (en.live) ages.push_back(en.used);
+  }
   auto mid = ages.begin() + static_cast<std::ptrdiff_t>(ages.size() - cap_ / 2);
   std::nth_element(ages.begin(), mid, ages.end());
   const uint64_t cutoff = *mid;
-  for (auto it = c.entries.begin(); it != c.entries.end();) {
-    if (!it->second.dirty && it->second.used < cutoff) {
-      it = c.entries.erase(it);
-    } else {
-      ++it;
-    }
+  for (size_t e = 0; e < c.entries.size(); ++e) {
+    Entry& en = c.entries[e];
+    if (!en.live || en.dirty || en.used >= cutoff) continue;
+    en.live = false;
+    std::string().swap(en.key);  // give the memory back: the cache's size is the bound
+    std::string().swap(en.value);
+    c.free.push_back(static_cast<uint32_t>(e));
+    --c.live;
   }
+  Rebuild(c, c.index.size());
 }
 
 void BatchState::Discard() {
@@ -185,6 +252,9 @@ void BatchState::Discard() {
     c.dirty.clear();
     c.dirty_ordered.clear();
     c.entries.clear();
+    c.free.clear();
+    c.live = 0;
+    std::fill(c.index.begin(), c.index.end(), 0);
   }
 }
 

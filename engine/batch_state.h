@@ -12,7 +12,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/rocksdb_store.h"
@@ -45,35 +44,49 @@ class BatchState final : public StateView {
   static std::string ShardPrefix(uint32_t shard);
 
  private:
-  // One map holds both the batch's pending writes and the clean cache, so a read costs one
-  // hash lookup. Pending entries are also listed in dirty_ until Flush().
-  struct Slot {
+  // One table holds both the batch's pending writes and the clean cache, so a read costs one
+  // probe. Entries live in a vector (indices are stable until eviction compacts the index);
+  // the index is open-addressed with linear probing, each slot holding the upper half of the
+  // key's hash next to the entry index, so a probe rarely touches an entry that is not the
+  // one sought. Pending entries are also listed in `dirty` until Flush().
+  struct Entry {
+    std::string key;  // physical key
     std::string value;
+    uint64_t hash = 0;
+    uint64_t used = 0;  // batch number of the last access, for eviction
     bool exists = false;
     bool dirty = false;
-    uint64_t used = 0;  // batch number of the last access, for eviction
+    bool live = false;  // false: on the free list
   };
-  using Map = std::unordered_map<std::string, Slot>;
+  struct TableCache;
   // Pending entries ordered by physical key, so a range scan visits only the pending writes
-  // inside its range (map nodes do not move on rehash; dirty entries are never evicted).
+  // inside its range.
   struct KeyLess {
     using is_transparent = void;
-    bool operator()(const Map::value_type* a, const Map::value_type* b) const {
-      return a->first < b->first;
-    }
-    bool operator()(const Map::value_type* a, std::string_view b) const { return a->first < b; }
-    bool operator()(std::string_view a, const Map::value_type* b) const { return a < b->first; }
+    const TableCache* c;
+    bool operator()(uint32_t a, uint32_t b) const { return c->entries[a].key < c->entries[b].key; }
+    bool operator()(uint32_t a, std::string_view b) const { return c->entries[a].key < b; }
+    bool operator()(std::string_view a, uint32_t b) const { return a < c->entries[b].key; }
   };
   struct TableCache {
-    Map entries;
-    std::vector<Map::value_type*> dirty;
+    std::vector<Entry> entries;
+    std::vector<uint32_t> free;   // indices of entries not live
+    std::vector<uint64_t> index;  // 0 = empty, else (hash >> 32) << 32 | (entry + 1)
+    size_t live = 0;
+    std::vector<uint32_t> dirty;
     // Kept only for tables that have been range-scanned at least once (most never are).
     bool ordered = false;
-    std::set<Map::value_type*, KeyLess> dirty_ordered;
+    std::set<uint32_t, KeyLess> dirty_ordered{KeyLess{this}};
+
+    TableCache() = default;
+    TableCache(const TableCache&) = delete;
+    TableCache& operator=(const TableCache&) = delete;
   };
-  void MarkDirty(TableCache& c, Map::value_type* kv);
+  void MarkDirty(TableCache& c, uint32_t e);
   const std::string& Physical(std::string_view key);
-  Slot& Touch(TableCache& c, const std::string& pk, bool* inserted);
+  // The entry for physical key `pk`, created (not existing, clean) if absent.
+  uint32_t Touch(TableCache& c, const std::string& pk, bool* inserted);
+  void Rebuild(TableCache& c, size_t slots);
   void Evict(TableCache& c);
   void RangeMerge(Table t, const std::string& lo, const std::string& hi,
                   const std::function<bool(std::string_view, std::string_view)>& fn);

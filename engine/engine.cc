@@ -342,7 +342,7 @@ Status Engine::Commit(const Positions& positions) {
   wb.Put(store_->meta(), kOutboxSeqKey, seq);
   ++stats_.batches;
   wb.Put(store_->meta(), kStatsKey, stats_.Encode());
-  Status st = store_->Write(&wb);
+  Status st = opts_.async_commit ? store_->WriteAsync(std::move(wb)) : store_->Write(&wb);
   if (st.ok() && opts_.observer) {
     for (const auto& o : pending_outbox_) opts_.observer->OnFinding(o.kind, o.severity, o.opened);
   }
@@ -351,6 +351,8 @@ Status Engine::Commit(const Positions& positions) {
   if (!st.ok()) state_->Discard();
   return st;
 }
+
+Status Engine::Sync() { return store_->WaitWrites(); }
 
 Status Engine::ProcessBatch(std::span<const SourceRecord> records, const Positions& positions) {
   if (!opts_.observer) {

@@ -72,6 +72,11 @@ struct EngineOptions {
   // applied in the shard that derived them; see engine/vendor_facts.h.
   VendorFactSink* vendor_facts = nullptr;
   EngineObserver* observer = nullptr;  // not owned; may be null
+  // Replay into a throw-away store: each commit's RocksDB write overlaps with applying the
+  // next batch (RocksStore::WriteAsync). A commit is then not durable when ProcessBatch
+  // returns, so a live engine (positions, outbox, Kafka acks) must leave this off. Call
+  // Sync() before trusting the store.
+  bool async_commit = false;
 };
 
 struct EngineStats {
@@ -104,6 +109,8 @@ class Engine {
   static Result<std::unique_ptr<Engine>> Open(EngineOptions opts);
   ~Engine();
 
+  // Waits for an asynchronous commit (EngineOptions::async_commit) and returns its status.
+  Status Sync();
   // Applies `records` and commits them with `positions` in one WriteBatch.
   Status ProcessBatch(std::span<const SourceRecord> records, const Positions& positions);
   // Advances a shard's event-time clock to t (replay --as-of, idle wall clock), fires the

@@ -92,6 +92,7 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& o) {
 }
 
 RocksStore::~RocksStore() {
+  (void)WaitWrites();
   if (db_) {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
@@ -99,11 +100,40 @@ RocksStore::~RocksStore() {
 }
 
 bool RocksStore::Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string* value) {
+  (void)WaitWrites();
+  return GetUnsynced(cf, key, value);
+}
+
+bool RocksStore::GetUnsynced(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
+                             std::string* value) {
   rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(key.data(), key.size()), value);
   return st.ok();
 }
 
+Status RocksStore::WaitWrites() {
+  std::lock_guard<std::mutex> lock(async_mu_);
+  if (in_flight_.valid()) {
+    Status st = in_flight_.get();
+    if (!st.ok() && async_error_.ok()) async_error_ = st;
+  }
+  return async_error_;
+}
+
+Status RocksStore::WriteAsync(rocksdb::WriteBatch&& batch) {
+  Status st = WaitWrites();
+  if (!st.ok()) return st;
+  std::lock_guard<std::mutex> lock(async_mu_);
+  in_flight_ = std::async(std::launch::async, [this, b = std::move(batch)]() mutable -> Status {
+    if (fail_write_ && fail_write_()) return Err("state store write failed: injected fault");
+    rocksdb::Status s = db_->Write(wopts_, &b);
+    if (!s.ok()) return Err("state store write failed: " + s.ToString());
+    return Status::Ok();
+  });
+  return Status::Ok();
+}
+
 Status RocksStore::Write(rocksdb::WriteBatch* batch) {
+  if (Status st = WaitWrites(); !st.ok()) return st;
   if (fail_write_ && fail_write_()) return Err("state store write failed: injected fault");
   rocksdb::Status st = db_->Write(wopts_, batch);
   if (!st.ok()) return Err("state store write failed: " + st.ToString());
@@ -111,6 +141,7 @@ Status RocksStore::Write(rocksdb::WriteBatch* batch) {
 }
 
 Status RocksStore::Flush() {
+  if (Status st = WaitWrites(); !st.ok()) return st;
   rocksdb::FlushOptions fo;
   std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin(), handles_.end());
   rocksdb::Status st = db_->Flush(fo, all);

@@ -3,14 +3,18 @@
 // delivered). Every physical key of a projection table starts with the 4-byte big-endian
 // shard id (see engine/README.md for the full key layout).
 //
-// Thread-safety: RocksDB handles are thread-safe; RocksStore adds no state after Open.
+// Thread-safety: RocksDB handles are thread-safe. The one piece of state RocksStore adds,
+// the write in flight of WriteAsync(), is guarded by a mutex; every accessor but
+// GetUnsynced() waits for that write first, so readers never see a batch half-way.
 #pragma once
 
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
 #include <functional>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -35,14 +39,29 @@ class RocksStore {
   static Result<std::unique_ptr<RocksStore>> Open(const StoreOptions& opts);
   ~RocksStore();
 
-  rocksdb::DB* db() { return db_.get(); }
+  // Waits for a write in flight (WriteAsync), so iterators see every batch handed over.
+  rocksdb::DB* db() {
+    (void)WaitWrites();
+    return db_.get();
+  }
   rocksdb::ColumnFamilyHandle* cf(Table t) { return cfs_[static_cast<int>(t)]; }
   rocksdb::ColumnFamilyHandle* meta() { return meta_; }
   rocksdb::ColumnFamilyHandle* outbox() { return outbox_; }
 
-  // Gets from the store (no overlay). NotFound -> false.
+  // Gets from the store (no overlay), after any write in flight. NotFound -> false.
   bool Get(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string* value);
+  // Get without waiting for the write in flight. REQUIRES: the caller knows the key is not
+  // in that write, or holds the batch's value itself (BatchState keeps every key of the
+  // previous batch cached until the write is done).
+  bool GetUnsynced(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string* value);
   Status Write(rocksdb::WriteBatch* batch);
+  // Hands the batch to a writer thread and returns at once, after waiting for the previous
+  // one: applying the next batch overlaps with this one's memtable inserts. For replay into a
+  // throw-away store only: the batch is not durable when this returns. A failure is
+  // reported by the next WriteAsync, Write or WaitWrites (and by every one after it).
+  Status WriteAsync(rocksdb::WriteBatch&& batch);
+  // Waits for the write in flight; its status (or an earlier failure).
+  Status WaitWrites();
   // Flushes memtables (atomic across column families) so a later open starts fast.
   Status Flush();
   bool empty_at_open() const { return empty_at_open_; }
@@ -58,6 +77,9 @@ class RocksStore {
   rocksdb::WriteOptions wopts_;
   std::function<bool()> fail_write_;
   bool empty_at_open_ = false;
+  std::mutex async_mu_;
+  std::future<Status> in_flight_;  // guarded by async_mu_
+  Status async_error_;             // guarded by async_mu_; sticky
 };
 
 }  // namespace x402

@@ -71,6 +71,7 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   eo.cache_entries = o.cache_entries;
   eo.as_of = o.as_of;
   eo.dead_letters = &dls;
+  eo.async_commit = true;  // a throw-away store: nothing outside waits on a commit
   if (kafka) eo.vendor_facts = &facts;
   auto engine = Engine::Open(eo);
   if (!engine) return Err(engine.error());
@@ -146,6 +147,7 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
       if (!st.ok()) return Err(st.error());
     }
   }
+  if (Status st = (*engine)->Sync(); !st.ok()) return Err(st.error());
   ReplayResult res;
   res.seconds = MonotonicSeconds() - t0;
   res.report = BuildReport(**engine, as_of, &dls);
