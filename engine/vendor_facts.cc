@@ -140,14 +140,17 @@ std::string VendorFactForwarder::last_error() const {
   return last_error_;
 }
 
-bool VendorFactForwarder::Drained() {
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->meta()));
-  const rocksdb::Slice prefix(OutboxVendorFactSink::kPrefix.data(),
-                              OutboxVendorFactSink::kPrefix.size());
-  it->Seek(prefix);
-  return !(it->Valid() && it->key().starts_with(prefix));
+// Iterators start at the cursor, not at the prefix: delivered facts leave tombstones behind
+// them until compaction, and skipping those on every pass cost more than delivering.
+std::unique_ptr<rocksdb::Iterator> VendorFactForwarder::FromCursor() {
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &iter_upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(ro, store_->meta()));
+  it->Seek(FactOutboxKey(cursor_.load()));
+  return it;
 }
+
+bool VendorFactForwarder::Drained() { return !FromCursor()->Valid(); }
 
 void VendorFactForwarder::Run() {
   while (!stop_.load()) {
@@ -163,15 +166,19 @@ void VendorFactForwarder::Run() {
 size_t VendorFactForwarder::DeliverSome() {
   std::vector<std::string> keys;
   Status st = Status::Ok();
+  uint64_t skip_to = cursor_.load();  // past entries not written by Stage, left alone
   {
-    std::unique_ptr<rocksdb::Iterator> it(
-        store_->db()->NewIterator(rocksdb::ReadOptions(), store_->meta()));
-    const rocksdb::Slice prefix(OutboxVendorFactSink::kPrefix.data(),
-                                OutboxVendorFactSink::kPrefix.size());
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) && keys.size() < 10000;
-         it->Next()) {
+    std::unique_ptr<rocksdb::Iterator> it = FromCursor();
+    for (; it->Valid() && keys.size() < 10000; it->Next()) {
       const rocksdb::Slice v = it->value();
-      if (v.size() < 6) continue;  // not written by OutboxVendorFactSink::Stage: left alone
+      if (it->key().size() != OutboxVendorFactSink::kPrefix.size() + 8 || v.size() < 6) {
+        if (keys.empty() && it->key().size() == OutboxVendorFactSink::kPrefix.size() + 8) {
+          skip_to = GetBigEndian64(std::string_view(
+                        it->key().data() + OutboxVendorFactSink::kPrefix.size(), 8)) +
+                    1;
+        }
+        continue;
+      }
       const auto* b = reinterpret_cast<const uint8_t*>(v.data());
       const int32_t partition = static_cast<int32_t>(
           (uint32_t(b[0]) << 24) | (uint32_t(b[1]) << 16) | (uint32_t(b[2]) << 8) | uint32_t(b[3]));
@@ -184,7 +191,10 @@ size_t VendorFactForwarder::DeliverSome() {
       keys.push_back(it->key().ToString());
     }
   }
-  if (keys.empty() && st.ok()) return 0;
+  if (keys.empty() && st.ok()) {
+    cursor_.store(skip_to);
+    return 0;
+  }
   // Wait for the acknowledgements in short steps, so Stop() is never held up by an outage.
   while (st.ok() || !keys.empty()) {
     Status fl = producer_->Flush(200);
@@ -207,6 +217,10 @@ size_t VendorFactForwarder::DeliverSome() {
     last_error_ = w.error();
     return 0;
   }
+  // Everything before the last delivered key is gone (delivered, or left alone).
+  cursor_.store(
+      GetBigEndian64(std::string_view(keys.back()).substr(OutboxVendorFactSink::kPrefix.size())) +
+      1);
   if (st.ok()) {
     std::lock_guard<std::mutex> l(mu_);
     last_error_.clear();

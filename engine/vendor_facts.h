@@ -104,8 +104,15 @@ class VendorFactForwarder {
  private:
   void Run();
   size_t DeliverSome();
+  std::unique_ptr<rocksdb::Iterator> FromCursor();
 
   RocksStore* store_;
+  // Sequence number of the first fact not yet delivered, as far as this forwarder knows
+  // (every entry below it is deleted or not a fact); starts at 0 and catches up on the first
+  // pass.
+  std::atomic<uint64_t> cursor_{0};
+  const std::string iter_upper_{"vfo}"};  // the first key after the "vfo|" range
+  const rocksdb::Slice iter_upper_slice_{iter_upper_};
   std::unique_ptr<KafkaProducer> producer_;
   std::string topic_;
   std::thread thread_;

@@ -220,6 +220,7 @@ Result<RunOutcome> ProcessFiles(Engine& engine, const std::vector<std::string>& 
     progress.Update(o.records, (*source)->bytes_done(), (*source)->bytes_total());
   }
   progress.Finish();
+  if (Status st = engine.Sync(); !st.ok()) return Err(st.error());  // the last commit's write
   if (!(*source)->error().empty()) return Err((*source)->error());
   o.seconds = MonotonicSeconds() - t0;
   o.after = engine.stats();
@@ -297,6 +298,11 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   eo.dead_letters = &dls;
   eo.vendor_facts = &vendor_facts;
   eo.observer = (*api)->observer();
+  // Each commit's RocksDB write overlaps with the next batch. Safe here: every reader of the
+  // store (alert dispatcher, facts forwarder, API, the checks below) waits for the write in
+  // flight, Kafka commits only feed lag tools, and a crash loses the write in flight exactly
+  // as it would lose a batch not yet committed (positions are in the same WriteBatch).
+  eo.async_commit = true;
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
   Engine& eng = **engine;
@@ -381,6 +387,15 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   const bool latency_stats = f.Has("latency-stats");
   constexpr int64_t kMaxLatencyMs = 600000;
   std::vector<uint64_t> latency_ms(latency_stats ? kMaxLatencyMs + 1 : 0);
+  std::vector<int64_t> unsynced_ts;  // Kafka timestamps of the batch whose write is in flight
+  auto record_latency = [&] {
+    // Event-to-committed-state latency: Kafka message timestamp to now (state committed).
+    const int64_t now_ms = WallClockMs();
+    for (int64_t ts : unsynced_ts) {
+      ++latency_ms[static_cast<size_t>(std::clamp<int64_t>(now_ms - ts, 0, kMaxLatencyMs))];
+    }
+    unsynced_ts.clear();
+  };
   const double t0 = MonotonicSeconds();
   double caught_up_at = -1;
   std::vector<SourceRecord> batch;
@@ -434,14 +449,18 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       last_kafka_commit = MonotonicSeconds();
       (*api)->Pump();
       if (latency_stats) {
-        // Event-to-committed-state latency: Kafka message timestamp to now (state committed).
-        const int64_t now_ms = WallClockMs();
+        // This commit's write may still be in flight; the previous one is done (ProcessBatch
+        // waited for it), so its events count as committed now: an upper bound.
+        record_latency();
         for (int64_t ts : (*source)->batch_timestamps()) {
-          if (ts > 0)
-            ++latency_ms[static_cast<size_t>(std::clamp<int64_t>(now_ms - ts, 0, kMaxLatencyMs))];
+          if (ts > 0) unsynced_ts.push_back(ts);
         }
       }
     } else {
+      if (latency_stats && !unsynced_ts.empty()) {
+        if (Status st = eng.Sync(); !st.ok()) return Fail("x402rec run: " + st.error());
+        record_latency();
+      }
       if (clock == "wall") {
         // Idle partitions that are read to their end follow the wall clock (DESIGN.md 3).
         for (uint32_t shard : (*source)->IdleShards()) {
@@ -467,7 +486,11 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
         }
         continue;
       }
-      // Facts still in the outbox are not on their topic yet: caught up means delivered too.
+      // Facts still in the outbox are not on their topic yet: caught up means delivered too,
+      // and committed: the last write is waited for. The cheap check comes first so that
+      // neither the wait nor the broker round trips of the exact one slow the catching up.
+      if (!(*source)->CaughtUp(/*exact_facts=*/false)) continue;
+      if (Status st = eng.Sync(); !st.ok()) return Fail("x402rec run: " + st.error());
       if (facts_forwarder.Drained() && (*source)->CaughtUp()) {
         if (caught_up_at < 0) caught_up_at = now;
         if ((*dispatcher)->WaitDrained(std::chrono::milliseconds(0))) break;
@@ -477,6 +500,8 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
       }
     }
   }
+  if (Status st = eng.Sync(); !st.ok()) return Fail("x402rec run: " + st.error());
+  if (latency_stats) record_latency();
   const double secs = MonotonicSeconds() - t0;
   (*dispatcher)->Stop();
   facts_forwarder.Stop();
@@ -600,6 +625,7 @@ int RunCommand(int argc, char** argv) {
   eo.cache_entries = settings.cache_entries;
   eo.dead_letters = dls.get();
   eo.store.read_only = f.Has("status");
+  eo.async_commit = !f.Has("status");  // as in Kafka mode; ProcessFiles syncs at the end
   if (api) eo.observer = api->observer();
   if (f.Has("status") && !fs::exists(eo.store.path + "/CURRENT", ec)) {
     return Fail("x402rec run: --data-dir " + *dir + ": no state store there", 2);
