@@ -1,10 +1,12 @@
 #include "engine/rocksdb_store.h"
 
 #include <rocksdb/cache.h>
+
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
+#include <chrono>
 
 namespace x402 {
 
@@ -127,6 +129,10 @@ Status RocksStore::WriteAsync(rocksdb::WriteBatch&& batch) {
     if (fail_write_ && fail_write_()) return Err("state store write failed: injected fault");
     rocksdb::Status s = db_->Write(wopts_, &b);
     if (!s.ok()) return Err("state store write failed: " + s.ToString());
+    last_async_done_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count(),
+                              std::memory_order_release);
     return Status::Ok();
   });
   return Status::Ok();

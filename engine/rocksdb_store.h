@@ -11,6 +11,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <functional>
 #include <future>
 #include <memory>
@@ -62,6 +63,9 @@ class RocksStore {
   Status WriteAsync(rocksdb::WriteBatch&& batch);
   // Waits for the write in flight; its status (or an earlier failure).
   Status WaitWrites();
+  // Wall-clock time (ms since the epoch) at which the latest WriteAsync write finished; 0
+  // before the first. For latency measurement.
+  int64_t last_async_done_ms() const { return last_async_done_ms_.load(std::memory_order_acquire); }
   // Flushes memtables (atomic across column families) so a later open starts fast.
   Status Flush();
   bool empty_at_open() const { return empty_at_open_; }
@@ -80,6 +84,7 @@ class RocksStore {
   std::mutex async_mu_;
   std::future<Status> in_flight_;  // guarded by async_mu_
   Status async_error_;             // guarded by async_mu_; sticky
+  std::atomic<int64_t> last_async_done_ms_{0};
 };
 
 }  // namespace x402
