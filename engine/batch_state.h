@@ -21,7 +21,7 @@ namespace x402 {
 
 class BatchState final : public StateView {
  public:
-  // `cache_entries`: clean entries kept per table (two generations of this size at most).
+  // `cache_entries`: clean entries kept per table (at most; eviction halves it).
   BatchState(RocksStore* store, size_t cache_entries);
 
   void SetShard(uint32_t shard);
