@@ -95,6 +95,12 @@ Result<std::unique_ptr<RocksStore>> RocksStore::Open(const StoreOptions& o) {
 
 RocksStore::~RocksStore() {
   (void)WaitWrites();
+  {
+    std::lock_guard<std::mutex> lock(async_mu_);
+    stop_ = true;
+  }
+  async_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
   if (db_) {
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
@@ -113,29 +119,48 @@ bool RocksStore::GetUnsynced(rocksdb::ColumnFamilyHandle* cf, std::string_view k
 }
 
 Status RocksStore::WaitWrites() {
-  std::lock_guard<std::mutex> lock(async_mu_);
-  if (in_flight_.valid()) {
-    Status st = in_flight_.get();
-    if (!st.ok() && async_error_.ok()) async_error_ = st;
-  }
+  std::unique_lock<std::mutex> lock(async_mu_);
+  async_cv_.wait(lock, [&] { return !busy_; });
   return async_error_;
 }
 
 Status RocksStore::WriteAsync(rocksdb::WriteBatch&& batch) {
-  Status st = WaitWrites();
-  if (!st.ok()) return st;
-  std::lock_guard<std::mutex> lock(async_mu_);
-  in_flight_ = std::async(std::launch::async, [this, b = std::move(batch)]() mutable -> Status {
-    if (fail_write_ && fail_write_()) return Err("state store write failed: injected fault");
-    rocksdb::Status s = db_->Write(wopts_, &b);
-    if (!s.ok()) return Err("state store write failed: " + s.ToString());
-    last_async_done_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count(),
-                              std::memory_order_release);
-    return Status::Ok();
-  });
+  std::unique_lock<std::mutex> lock(async_mu_);
+  async_cv_.wait(lock, [&] { return !busy_; });
+  if (!async_error_.ok()) return async_error_;
+  if (!writer_.joinable()) writer_ = std::thread([this] { WriterLoop(); });
+  handed_.emplace(std::move(batch));
+  busy_ = true;
+  async_cv_.notify_all();
   return Status::Ok();
+}
+
+// One thread for every WriteAsync of this store: a thread per batch would pay for its
+// creation and for RocksDB's per-thread state each time.
+void RocksStore::WriterLoop() {
+  std::unique_lock<std::mutex> lock(async_mu_);
+  while (true) {
+    async_cv_.wait(lock, [&] { return stop_ || handed_.has_value(); });
+    if (!handed_) return;
+    rocksdb::WriteBatch b = std::move(*handed_);
+    handed_.reset();
+    lock.unlock();
+    Status st;
+    if (fail_write_ && fail_write_()) {
+      st = Err("state store write failed: injected fault");
+    } else if (rocksdb::Status s = db_->Write(wopts_, &b); !s.ok()) {
+      st = Err("state store write failed: " + s.ToString());
+    } else {
+      last_async_done_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count(),
+                                std::memory_order_release);
+    }
+    lock.lock();
+    if (!st.ok() && async_error_.ok()) async_error_ = st;
+    busy_ = false;
+    async_cv_.notify_all();
+  }
 }
 
 Status RocksStore::Write(rocksdb::WriteBatch* batch) {

@@ -4,8 +4,8 @@
 // shard id (see engine/README.md for the full key layout).
 //
 // Thread-safety: RocksDB handles are thread-safe. The one piece of state RocksStore adds,
-// the write in flight of WriteAsync(), is guarded by a mutex; every accessor but
-// GetUnsynced() waits for that write first, so readers never see a batch half-way.
+// the write in flight of WriteAsync() (done by one writer thread), is guarded by a mutex; every
+// accessor but GetUnsynced() waits for that write first, so readers never see a batch half-way.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -81,9 +81,16 @@ class RocksStore {
   rocksdb::WriteOptions wopts_;
   std::function<bool()> fail_write_;
   bool empty_at_open_ = false;
+  void WriterLoop();
   std::mutex async_mu_;
-  std::future<Status> in_flight_;  // guarded by async_mu_
-  Status async_error_;             // guarded by async_mu_; sticky
+  std::condition_variable async_cv_;
+  std::thread writer_;  // started by the first WriteAsync
+  // Guarded by async_mu_: the batch handed over and not yet taken by the writer; whether a
+  // batch is handed over or being written; stop request; the first failure (sticky).
+  std::optional<rocksdb::WriteBatch> handed_;
+  bool busy_ = false;
+  bool stop_ = false;
+  Status async_error_;
   std::atomic<int64_t> last_async_done_ms_{0};
 };
 
