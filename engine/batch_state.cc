@@ -113,7 +113,6 @@ bool BatchState::Get(Table t, std::string_view key, std::string* value) {
 void BatchState::MarkDirty(TableCache& c, uint32_t e) {
   c.entries[e].dirty = true;
   c.dirty.push_back(e);
-  if (c.ordered) c.dirty_ordered.insert(e);
 }
 
 void BatchState::Put(Table t, std::string_view key, std::string_view value) {
@@ -139,10 +138,8 @@ void BatchState::Delete(Table t, std::string_view key) {
 void BatchState::RangeMerge(Table t, const std::string& lo, const std::string& hi,
                             const std::function<bool(std::string_view, std::string_view)>& fn) {
   TableCache& c = tables_[static_cast<int>(t)];
-  if (!c.ordered) {
-    c.ordered = true;
-    c.dirty_ordered.insert(c.dirty.begin(), c.dirty.end());
-  }
+  for (; c.ordered_upto < c.dirty.size(); ++c.ordered_upto)
+    c.dirty_ordered.insert(c.dirty[c.ordered_upto]);
   auto pending = c.dirty_ordered.lower_bound(std::string_view(lo));
   const auto pending_end = c.dirty_ordered.lower_bound(std::string_view(hi));
   rocksdb::ReadOptions ro;
@@ -216,6 +213,7 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
       }
       c.dirty.clear();
       c.dirty_ordered.clear();
+      c.ordered_upto = 0;
     }
     if (c.live > cap_) Evict(c);
   }
@@ -251,6 +249,7 @@ void BatchState::Discard() {
   for (auto& c : tables_) {
     c.dirty.clear();
     c.dirty_ordered.clear();
+    c.ordered_upto = 0;
     c.entries.clear();
     c.free.clear();
     c.live = 0;

@@ -74,8 +74,9 @@ class BatchState final : public StateView {
     std::vector<uint64_t> index;  // 0 = empty, else (hash >> 32) << 32 | (entry + 1)
     size_t live = 0;
     std::vector<uint32_t> dirty;
-    // Kept only for tables that have been range-scanned at least once (most never are).
-    bool ordered = false;
+    // Built when a range scan needs it, from the dirty entries not in it yet (dirty[0,
+    // ordered_upto) are): most batches of most tables are never range-scanned.
+    size_t ordered_upto = 0;
     std::set<uint32_t, KeyLess> dirty_ordered{KeyLess{this}};
 
     TableCache() = default;

@@ -461,7 +461,10 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
 
   const std::string& agent = primary.agent;
   const std::string pid = pays[0].id;
-  const std::string what = Usdc(primary.amount) + " to " + primary.vendor + " on " + Net(primary.network);
+  // Built only for a finding's message: most evaluations open none.
+  auto what = [&] {
+    return Usdc(primary.amount) + " to " + primary.vendor + " on " + Net(primary.network);
+  };
   const uint32_t before = a.open_mask;
   auto spec = [&](Severity sev, TimeMs at) {
     return FindingSink::Open{FindingKind::kAuthorizationStale, sev, agent, auth_key, at, {}, {}};
@@ -480,8 +483,9 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
     auto o = spec(Severity::kWarning, stale_at);
     if (want) {
       o.evidence = base_evidence();
-      o.message = agent + "'s authorization for payment " + pid + " (" + what + ") has been pending for " +
-                  Duration(cfg_->stale_after_s) + " without settling, failing or being cancelled";
+      o.message = agent + "'s authorization for payment " + pid + " (" + what() +
+                  ") has been pending for " + Duration(cfg_->stale_after_s) +
+                  " without settling, failing or being cancelled";
     }
     Reconcile(&a.open_mask, FindingKind::kAuthorizationStale, want, std::move(o),
               w >= valid_before ? valid_before : ctx.now, ctx);
@@ -491,8 +495,9 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
     auto o = spec(Severity::kInfo, valid_before);
     if (want) {
       o.evidence = base_evidence();
-      o.message = agent + "'s authorization for payment " + pid + " (" + what +
-                  ") expired unsettled; its reservation of " + Usdc(primary.amount) + " was released";
+      o.message = agent + "'s authorization for payment " + pid + " (" + what() +
+                  ") expired unsettled; its reservation of " + Usdc(primary.amount) +
+                  " was released";
     }
     Reconcile(&a.open_mask, FindingKind::kAuthorizationExpired, want, std::move(o), ctx.now, ctx);
   }
@@ -502,8 +507,9 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
     if (want) {
       o.evidence = base_evidence();
       o.evidence.emplace_back("settled_at", FormatRfc3339(settle_time));
-      o.message = "payment " + pid + " (" + what + ") by " + agent + " was settled at " + FormatRfc3339(settle_time) +
-                  ", after its authorization expired at " + FormatRfc3339(valid_before);
+      o.message = "payment " + pid + " (" + what() + ") by " + agent + " was settled at " +
+                  FormatRfc3339(settle_time) + ", after its authorization expired at " +
+                  FormatRfc3339(valid_before);
     }
     Reconcile(&a.open_mask, FindingKind::kAuthorizationSettledAfterExpiry, want, std::move(o), ctx.now, ctx);
   }
@@ -538,7 +544,7 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
       if (f->failed) o.evidence.emplace_back("ledger_reason", f->fail_reason);
       o.evidence.emplace_back("chain_evidence", chain_used ? "authorization_used" : "transfer");
       if (chain_used) o.evidence.emplace_back("tx_hash", a.used_tx);
-      o.message = "the ledger says " + agent + "'s payment " + pid + " (" + what + ") " +
+      o.message = "the ledger says " + agent + "'s payment " + pid + " (" + what() + ") " +
                   (f->failed ? "failed" : "was cancelled") +
                   ", but the chain shows the authorization was used: the wallet was debited";
     }
