@@ -161,6 +161,7 @@ class Engine {
   std::vector<uint32_t> touched_shards_;
   std::vector<OutboxEntry> pending_outbox_;
   uint64_t outbox_seq_ = 0;
+  size_t last_commit_bytes_ = 0;  // size of the last commit's WriteBatch
   EngineStats stats_;
   std::string dedupe_key_;
   uint32_t sample_counter_ = 0;
