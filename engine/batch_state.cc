@@ -25,9 +25,9 @@ size_t Pow2AtLeast(size_t n) {
 
 BatchState::BatchState(RocksStore* store, size_t cache_entries)
     : store_(store), cap_(cache_entries), prefix_(ShardPrefix(0)) {
-  // Sized once for the largest the cache usually gets (cap clean entries plus a batch) at a
-  // load factor of at most 1/2, so probes stay short and the index rarely grows.
-  for (auto& t : tables_) t.index.assign(Pow2AtLeast(3 * cap_), 0);
+  // Small to start with: a table's index doubles as its entries grow (load factor at most
+  // 1/2, so probes stay short) and keeps its size, so tables that hold few keys stay small.
+  for (auto& t : tables_) t.index.assign(Pow2AtLeast(1024), 0);
 }
 
 void BatchState::SetShard(uint32_t shard) {
@@ -135,6 +135,8 @@ void BatchState::Delete(Table t, std::string_view key) {
   if (!s.dirty) MarkDirty(c, e);
 }
 
+// `fn` gets views into cache entries: it must not Get or Put (a new entry can move them);
+// the projections' scans only collect keys.
 void BatchState::RangeMerge(Table t, const std::string& lo, const std::string& hi,
                             const std::function<bool(std::string_view, std::string_view)>& fn) {
   TableCache& c = tables_[static_cast<int>(t)];
@@ -246,6 +248,8 @@ void BatchState::Evict(TableCache& c) {
 }
 
 void BatchState::Discard() {
+  // Once the cache is empty, a miss could be for a key of the write in flight: let it land.
+  (void)store_->WaitWrites();
   for (auto& c : tables_) {
     c.dirty.clear();
     c.dirty_ordered.clear();

@@ -21,7 +21,8 @@ namespace x402 {
 
 class BatchState final : public StateView {
  public:
-  // `cache_entries`: clean entries kept per table (at most; eviction halves it).
+  // `cache_entries`: clean entries kept per table; past it, eviction halves them (entries
+  // of the batch just flushed always stay, so a batch touching more keys keeps more).
   BatchState(RocksStore* store, size_t cache_entries);
 
   void SetShard(uint32_t shard);

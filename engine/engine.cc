@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "projections/codec.h"
 #include "schemas/sha256.h"
@@ -11,6 +12,10 @@ namespace x402 {
 namespace {
 constexpr const char* kStatsKey = "stats";
 constexpr const char* kOutboxSeqKey = "outbox_seq";
+// The layout of the projection tables (engine/README.md). 1: before the key was written;
+// 2: tx_hash_index lists the networks of a hash under one key.
+constexpr const char* kFormatKey = "format";
+constexpr int kFormat = 2;
 
 std::string ShardKey(const char* prefix, uint32_t shard) {
   return std::string(prefix) + BatchState::ShardPrefix(shard);
@@ -139,7 +144,45 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions opts) {
     uint32_t shard = static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + it->key().ToString().substr(3)));
     e->watermarks_[shard] = TimeMs{static_cast<int64_t>(GetBigEndian64(it->value().ToString()))};
   }
+  if (Status st = e->UpgradeFormat(); !st.ok()) return Err(e->opts_.store.path + ": " + st.error());
   return e;
+}
+
+// Brings a store written by an older build to kFormat, in one WriteBatch with the format key
+// (a crash before it repeats the conversion, which is idempotent). Refuses a store from a
+// newer build.
+Status Engine::UpgradeFormat() {
+  std::string v;
+  int format = 1;
+  if (store_->Get(store_->meta(), kFormatKey, &v)) {
+    format = 0;
+    for (char c : v)
+      format = c >= '0' && c <= '9' && format < 1000 ? format * 10 + (c - '0') : 1000;
+  } else if (store_->empty_at_open()) {
+    format = kFormat;  // nothing to convert
+  }
+  if (format > kFormat) {
+    return Err("state store format " + v + " is newer than this build reads (" +
+               std::to_string(kFormat) +
+               "): use a newer x402rec, or rebuild the state with replay");
+  }
+  if (format == kFormat && !v.empty()) return Status::Ok();
+  if (opts_.store.read_only) return Status::Ok();  // --status reads what is there
+  rocksdb::WriteBatch wb;
+  if (format < 2) {
+    size_t n = 0;
+    for (const auto& [shard, wm] : watermarks_) {
+      state_->SetShard(shard);
+      n += Projections::MigrateTxHashIndex(state_.get());
+    }
+    state_->Flush(&wb);
+    if (n > 0) {
+      std::fprintf(stderr, "x402rec: %s: state format 1 -> 2: %zu tx_hash_index keys rewritten\n",
+                   opts_.store.path.c_str(), n);
+    }
+  }
+  wb.Put(store_->meta(), kFormatKey, std::to_string(kFormat));
+  return store_->WriteAtOpen(&wb);
 }
 
 std::optional<std::string> Engine::GetMeta(const std::string& key) {

@@ -72,10 +72,10 @@ struct EngineOptions {
   // applied in the shard that derived them; see engine/vendor_facts.h.
   VendorFactSink* vendor_facts = nullptr;
   EngineObserver* observer = nullptr;  // not owned; may be null
-  // Replay into a throw-away store: each commit's RocksDB write overlaps with applying the
-  // next batch (RocksStore::WriteAsync). A commit is then not durable when ProcessBatch
-  // returns, so a live engine (positions, outbox, Kafka acks) must leave this off. Call
-  // Sync() before trusting the store.
+  // Each commit's RocksDB write overlaps with applying the next batch
+  // (RocksStore::WriteAsync). A commit is then not written when ProcessBatch returns: every
+  // reader of the store waits for it, but a caller acting outside the store on a commit
+  // (exiting, reporting it done) calls Sync() first. engine/README.md, "Overlapped commits".
   bool async_commit = false;
 };
 
@@ -138,6 +138,7 @@ class Engine {
   Status DeleteOutbox(const std::vector<uint64_t>& seqs);
 
  private:
+  Status UpgradeFormat();
   explicit Engine(EngineOptions opts);
   void ApplyRecord(const SourceRecord& rec);
   void ApplyVendorFactRecord(const SourceRecord& rec);

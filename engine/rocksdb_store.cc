@@ -120,17 +120,18 @@ bool RocksStore::GetUnsynced(rocksdb::ColumnFamilyHandle* cf, std::string_view k
 
 Status RocksStore::WaitWrites() {
   std::unique_lock<std::mutex> lock(async_mu_);
-  async_cv_.wait(lock, [&] { return !busy_; });
+  const uint64_t target = handed_count_;
+  async_cv_.wait(lock, [&] { return done_count_ >= target; });
   return async_error_;
 }
 
 Status RocksStore::WriteAsync(rocksdb::WriteBatch&& batch) {
   std::unique_lock<std::mutex> lock(async_mu_);
-  async_cv_.wait(lock, [&] { return !busy_; });
+  async_cv_.wait(lock, [&] { return done_count_ == handed_count_; });
   if (!async_error_.ok()) return async_error_;
   if (!writer_.joinable()) writer_ = std::thread([this] { WriterLoop(); });
   handed_.emplace(std::move(batch));
-  busy_ = true;
+  ++handed_count_;
   async_cv_.notify_all();
   return Status::Ok();
 }
@@ -158,9 +159,16 @@ void RocksStore::WriterLoop() {
     }
     lock.lock();
     if (!st.ok() && async_error_.ok()) async_error_ = st;
-    busy_ = false;
+    ++done_count_;
     async_cv_.notify_all();
   }
+}
+
+Status RocksStore::WriteAtOpen(rocksdb::WriteBatch* batch) {
+  if (Status st = WaitWrites(); !st.ok()) return st;
+  rocksdb::Status st = db_->Write(wopts_, batch);
+  if (!st.ok()) return Err("state store write failed: " + st.ToString());
+  return Status::Ok();
 }
 
 Status RocksStore::Write(rocksdb::WriteBatch* batch) {

@@ -56,10 +56,14 @@ class RocksStore {
   // previous batch cached until the write is done).
   bool GetUnsynced(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string* value);
   Status Write(rocksdb::WriteBatch* batch);
+  // A write made while opening (a state format upgrade), not a commit: the fault-injection
+  // hook, which stands for a crash at a commit, does not apply.
+  Status WriteAtOpen(rocksdb::WriteBatch* batch);
   // Hands the batch to a writer thread and returns at once, after waiting for the previous
-  // one: applying the next batch overlaps with this one's memtable inserts. For replay into a
-  // throw-away store only: the batch is not durable when this returns. A failure is
-  // reported by the next WriteAsync, Write or WaitWrites (and by every one after it).
+  // one: applying the next batch overlaps with this one's memtable inserts. The batch is not
+  // written when this returns: a caller that acts on a commit outside the store waits first
+  // (engine/README.md, "Overlapped commits"). A failure is reported by the next WriteAsync,
+  // Write or WaitWrites (and by every one after it).
   Status WriteAsync(rocksdb::WriteBatch&& batch);
   // Waits for the write in flight; its status (or an earlier failure).
   Status WaitWrites();
@@ -85,10 +89,13 @@ class RocksStore {
   std::mutex async_mu_;
   std::condition_variable async_cv_;
   std::thread writer_;  // started by the first WriteAsync
-  // Guarded by async_mu_: the batch handed over and not yet taken by the writer; whether a
-  // batch is handed over or being written; stop request; the first failure (sticky).
+  // Guarded by async_mu_: the batch handed over and not yet taken by the writer; counts of
+  // batches handed over and done (a reader waits for the count at its arrival, so a busy
+  // pipeline cannot keep it waiting write after write); stop request; the first failure
+  // (sticky).
   std::optional<rocksdb::WriteBatch> handed_;
-  bool busy_ = false;
+  uint64_t handed_count_ = 0;  // batches handed over so far
+  uint64_t done_count_ = 0;    // batches written (or failed) so far
   bool stop_ = false;
   Status async_error_;
   std::atomic<int64_t> last_async_done_ms_{0};

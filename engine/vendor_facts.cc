@@ -191,8 +191,12 @@ size_t VendorFactForwarder::DeliverSome() {
       keys.push_back(it->key().ToString());
     }
   }
-  if (keys.empty() && st.ok()) {
+  if (keys.empty()) {  // nothing to deliver, or the first produce failed: retried later
     cursor_.store(skip_to);
+    if (!st.ok()) {
+      std::lock_guard<std::mutex> l(mu_);
+      last_error_ = st.error();
+    }
     return 0;
   }
   // Wait for the acknowledgements in short steps, so Stop() is never held up by an outage.

@@ -52,6 +52,10 @@ class Projections {
   Limits EffectiveLimits(const std::string& agent, const AgentRecord* rec, TimeMs t) const;
 
   static std::string BucketKey(std::string_view agent, char period, std::string_view bucket);
+  // State format 1 -> 2 (the engine runs it once per shard when it opens an older store):
+  // tx_hash_index kept one key per network a bare hash was seen on (`tx_hash|n|network`);
+  // it now keeps one list per hash (`tx_hash|n`). Idempotent. Returns the keys rewritten.
+  static size_t MigrateTxHashIndex(StateView* state);
 
  private:
   void ApplyLimits(const Event& e, ApplyContext& ctx);

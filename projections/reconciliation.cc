@@ -6,6 +6,7 @@
 // (budget contributions, authorization.*, paid_but_failed), then transactions (matching and
 // recon.*). No evaluation calls another, so there is no recursion and no ordering surprise.
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -366,6 +367,31 @@ void Projections::ApplyWalletRegistered(const Event& e, ApplyContext& ctx) {
 
 // ---------------------------------------------------------------------------------------
 // Authorization keys.
+
+size_t Projections::MigrateTxHashIndex(StateView* state) {
+  std::map<std::string, std::vector<std::string>> legacy;  // hash -> networks
+  std::vector<std::string> old_keys;
+  state->Scan(Table::kTxHashIndex, "", [&](std::string_view k, std::string_view) {
+    // Hashes hold no '|': the first one ends the hash; a payment id (|c| keys) may hold any.
+    const size_t bar = k.find('|');
+    if (bar != std::string_view::npos && k.substr(bar, 3) == "|n|") {
+      legacy[std::string(k.substr(0, bar))].emplace_back(k.substr(bar + 3));
+      old_keys.emplace_back(k);
+    }
+    return true;
+  });
+  for (auto& [hash, networks] : legacy) {
+    std::string v;
+    if (state->Get(Table::kTxHashIndex, NetworksKey(hash), &v)) {
+      for (auto& n : DecodeNetworks(v)) networks.push_back(std::move(n));
+    }
+    std::sort(networks.begin(), networks.end());
+    networks.erase(std::unique(networks.begin(), networks.end()), networks.end());
+    state->Put(Table::kTxHashIndex, NetworksKey(hash), EncodeNetworks(networks));
+  }
+  for (const auto& k : old_keys) state->Delete(Table::kTxHashIndex, k);
+  return old_keys.size();
+}
 
 void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
   AuthRecord a;

@@ -20,20 +20,20 @@ namespace x402 {
 
 // Column families of projection state. Their key layouts are documented in engine/README.md.
 enum class Table : uint8_t {
-  kDedupe = 0,   // (source, id) of every applied event
-  kAgents,       // agent -> limits history
-  kPayments,     // payment_id -> PaymentRecord
-  kBuckets,      // agent|D|YYYY-MM-DD, agent|M|YYYY-MM -> BucketRecord
-  kAgentPayments,// agent|time|payment_id -> "" (index, for late limit changes)
-  kAuths,        // network|asset|payer|nonce -> AuthRecord
-  kTxHashIndex,  // tx_hash|'n'|network, tx_hash|'c'|payment_id -> "" (settlements by bare hash)
-  kTxs,          // network|tx_hash -> TxRecord (claims, logs in the tx)
-  kWallets,      // network|address -> sorted agents that registered it
-  kWalletOut,    // network|from|tx_hash -> "" (index: transactions with transfers out of an address)
-  kBalances,     // network|address|asset -> BalanceRecord
-  kVendors,      // vendor -> VendorRecord
-  kFindings,     // kind|key -> Finding
-  kTimers,       // deadline(8, big-endian)|timer kind(1)|key -> "" (engine/timer_index.h)
+  kDedupe = 0,     // (source, id) of every applied event
+  kAgents,         // agent -> limits history
+  kPayments,       // payment_id -> PaymentRecord
+  kBuckets,        // agent|D|YYYY-MM-DD, agent|M|YYYY-MM -> BucketRecord
+  kAgentPayments,  // agent|time|payment_id -> "" (index, for late limit changes)
+  kAuths,          // network|asset|payer|nonce -> AuthRecord
+  kTxHashIndex,    // tx_hash|'n' -> networks seen; tx_hash|'c'|payment_id -> "" (by bare hash)
+  kTxs,            // network|tx_hash -> TxRecord (claims, logs in the tx)
+  kWallets,        // network|address -> sorted agents that registered it
+  kWalletOut,  // network|from|tx_hash -> "" (index: transactions with transfers out of an address)
+  kBalances,   // network|address|asset -> BalanceRecord
+  kVendors,    // vendor -> VendorRecord
+  kFindings,   // kind|key -> Finding
+  kTimers,     // deadline(8, big-endian)|timer kind(1)|key -> "" (engine/timer_index.h)
   kCount,
 };
 inline constexpr int kTableCount = static_cast<int>(Table::kCount);

@@ -7,6 +7,7 @@
 
 #include "connectors/file_source.h"
 #include "connectors/generator.h"
+#include "projections/codec.h"
 #include "replay/replay.h"
 #include "tests/testutil.h"
 
@@ -171,6 +172,112 @@ TEST_F(EngineTest, ReportJsonHasTheDocumentedSections) {
     EXPECT_NE(j.find(key), std::string::npos) << key;
   }
   EXPECT_EQ(res->report.agents.size(), 7u);
+}
+
+// A store written before state format 2 (tx_hash_index: one key per network a bare hash was
+// seen on) is converted when the engine opens it, and resuming on it ends in the same state
+// and findings as a store that always had the new layout.
+TEST(EngineFormatTest, AFormatOneStoreIsConvertedOnOpenAndResumesToTheSameState) {
+  TempDir tmp;
+  GeneratorOptions g;
+  g.agents = 20;
+  g.events = 20000;
+  g.seed = 5;
+  g.anomalies = 0.1;
+  const std::string all = tmp.file("all.jsonl"), first = tmp.file("a.jsonl"),
+                    second = tmp.file("b.jsonl");
+  ASSERT_TRUE(GenerateToFile(g, all).ok());
+  {
+    std::ifstream in(all);
+    std::ofstream a(first), b(second);
+    std::string line;
+    for (size_t i = 0; std::getline(in, line); ++i) (i < 10000 ? a : b) << line << "\n";
+  }
+  const std::string ref = tmp.file("ref"), old = tmp.file("old");
+  ASSERT_TRUE(RunFile(ref, first, 512, nullptr));
+  ASSERT_TRUE(RunFile(ref, second, 512, nullptr));
+  ASSERT_TRUE(RunFile(old, first, 512, nullptr));
+
+  // Rewrite `old` as a format-1 build left it.
+  size_t legacy = 0;
+  {
+    StoreOptions so;
+    so.path = old;
+    auto store = RocksStore::Open(so);
+    ASSERT_TRUE(store) << store.error();
+    rocksdb::WriteBatch wb;
+    auto* cf = (*store)->cf(Table::kTxHashIndex);
+    std::unique_ptr<rocksdb::Iterator> it((*store)->db()->NewIterator(rocksdb::ReadOptions(), cf));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string k = it->key().ToString();
+      if (!k.ends_with("|n")) continue;
+      Reader r(it->value().ToString());
+      ASSERT_EQ(r.U8(), 1);
+      const uint64_t n = r.Var();
+      for (uint64_t i = 0; i < n; ++i, ++legacy)
+        ASSERT_TRUE(wb.Put(cf, k + "|" + r.Str(), "").ok());
+      ASSERT_TRUE(r.ok());
+      ASSERT_TRUE(wb.Delete(cf, k).ok());
+    }
+    ASSERT_TRUE(wb.Delete((*store)->meta(), "format").ok());
+    ASSERT_TRUE((*store)->Write(&wb).ok());
+  }
+  ASSERT_GT(legacy, 100u);
+
+  ASSERT_TRUE(RunFile(old, second, 512, nullptr));
+  EXPECT_EQ(DigestOf(old), DigestOf(ref));
+  auto open_findings = [](const std::string& dir) {
+    EngineOptions o;
+    o.store.path = dir;
+    auto e = Engine::Open(o);
+    std::vector<std::string> out;
+    (*e)->ForEachFinding([&](const Finding& f) {
+      if (f.open) out.push_back(f.finding_id);
+    });
+    return out;
+  };
+  EXPECT_EQ(open_findings(old), open_findings(ref));
+  {
+    StoreOptions so;
+    so.path = old;
+    auto store = RocksStore::Open(so);
+    ASSERT_TRUE(store) << store.error();
+    std::unique_ptr<rocksdb::Iterator> it(
+        (*store)->db()->NewIterator(rocksdb::ReadOptions(), (*store)->cf(Table::kTxHashIndex)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      EXPECT_EQ(it->key().ToString().find("|n|"), std::string::npos)
+          << "legacy key left: " << it->key().ToString();
+    }
+    std::string v;
+    EXPECT_TRUE((*store)->Get((*store)->meta(), "format", &v));
+    EXPECT_EQ(v, "2");
+  }
+}
+
+TEST(EngineFormatTest, AStoreFromANewerBuildIsRefusedWithTheReason) {
+  TempDir tmp;
+  const std::string dir = tmp.file("state");
+  {
+    EngineOptions o;
+    o.store.path = dir;
+    ASSERT_TRUE(Engine::Open(o));
+  }
+  {
+    StoreOptions so;
+    so.path = dir;
+    auto store = RocksStore::Open(so);
+    ASSERT_TRUE(store) << store.error();
+    rocksdb::WriteBatch wb;
+    ASSERT_TRUE(wb.Put((*store)->meta(), "format", "3").ok());
+    ASSERT_TRUE((*store)->Write(&wb).ok());
+  }
+  EngineOptions o;
+  o.store.path = dir;
+  auto e = Engine::Open(o);
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().find("state store format 3 is newer than this build reads (2)"),
+            std::string::npos)
+      << e.error();
 }
 
 }  // namespace
