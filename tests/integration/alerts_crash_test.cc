@@ -6,10 +6,8 @@
 // Checks: every expected alert reached the webhook; every alert of a killed POST was posted
 // again with the same alert_id; nothing unexpected; every payload within Discord's limits;
 // the outbox is empty at the end.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 
 #include "connectors/generator.h"
 #include "engine/engine.h"
+#include "tests/child_process.h"
 #include "tests/fake_discord.h"
 #include "tests/testutil.h"
 
@@ -30,45 +29,9 @@ namespace x402 {
 namespace {
 
 using std::chrono::milliseconds;
-
-std::string Binary() {
-  const char* dir = std::getenv("X402_BINARY_DIR");
-  return std::string(dir && *dir ? dir : ".") + "/x402rec";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Forks and execs `args` with output to `log`; returns the pid (dies with the test process).
-pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(fd);
-  return pid;
-}
-
-int WaitFor(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return st;
-}
+using test::ChildProcess;
+using test::ReadWholeFile;
+using test::X402Binary;
 
 std::vector<std::string> OutboxIds(const std::string& state) {
   EngineOptions o;
@@ -98,10 +61,10 @@ TEST(AlertsCrashTest, KilledBetweenPostAndAckRedeliversTheSameAlertsAndLosesNone
   // Reference: the same file without a sink keeps every alert in the outbox.
   const std::string ref_dir = tmp.file("ref");
   {
-    const pid_t pid =
-        Spawn({Binary(), "run", "--input", events, "--data-dir", ref_dir}, tmp.file("ref.log"));
-    const int st = WaitFor(pid);
-    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << ReadFile(tmp.file("ref.log"));
+    ChildProcess ref({X402Binary(), "run", "--input", events, "--data-dir", ref_dir},
+                     tmp.file("ref.log"));
+    const int st = ref.Wait();
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << ReadWholeFile(tmp.file("ref.log"));
   }
   const auto ref_list = OutboxIds(ref_dir + "/state");
   const std::set<std::string> expected(ref_list.begin(), ref_list.end());
@@ -120,31 +83,26 @@ TEST(AlertsCrashTest, KilledBetweenPostAndAckRedeliversTheSameAlertsAndLosesNone
     return test::FakeReply{};
   });
   const std::string dir = tmp.file("live");
-  const std::vector<std::string> args = {Binary(),
-                                         "run",
-                                         "--input",
-                                         events,
-                                         "--data-dir",
-                                         dir,
-                                         "--discord-webhook",
-                                         server.Url(),
-                                         "--alert-group-window",
-                                         "0",
-                                         "--drain-timeout",
-                                         "60"};
+  const std::vector<std::string> args = {
+      X402Binary(),           "run", "--input",           events,
+      "--data-dir",           dir,   "--discord-webhook", server.Url(),
+      "--alert-group-window", "0",   "--drain-timeout",   "60"};
   int runs = 0, kills = 0;
   while (true) {
     ASSERT_LT(runs, 6);
     const std::string log = tmp.file("run" + std::to_string(runs++) + ".log");
-    child = Spawn(args, log);
-    const int st = WaitFor(child.load());
+    ChildProcess run(args, log);
+    child = run.pid();
+    const int st = run.Wait();
     server.ReleaseHangs();
     if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) {
       ++kills;
       continue;
     }
-    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "status " << st << " runs " << runs << "\n" << ReadFile(log);
-    const std::string out = ReadFile(log);
+    ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        << "status " << st << " runs " << runs << "\n"
+        << ReadWholeFile(log);
+    const std::string out = ReadWholeFile(log);
     EXPECT_NE(out.find("delivered to discord-"), std::string::npos) << out;
     EXPECT_EQ(out.find("secret-token"), std::string::npos)
         << out;  // the URL's token is never printed
@@ -188,11 +146,11 @@ TEST(AlertsCliTest, BadWebhookExitsTwoWithOneRedactedLine) {
             "--discord-webhook", "https://discord.com/api/webhooks/1/TOPSECRET"},
            {"--alert-group-window", "-1"},
            {"--alert-storm-threshold", "0"}}) {
-    std::vector<std::string> args = {Binary(),     "run",        "--input", tmp.file("none.jsonl"),
-                                     "--data-dir", tmp.file("d")};
+    std::vector<std::string> args = {X402Binary(),           "run",        "--input",
+                                     tmp.file("none.jsonl"), "--data-dir", tmp.file("d")};
     args.insert(args.end(), bad.begin(), bad.end());
-    const int st = WaitFor(Spawn(args, log));
-    const std::string out = ReadFile(log);
+    const int st = ChildProcess(args, log).Wait();
+    const std::string out = ReadWholeFile(log);
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 2) << out;
     EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
     EXPECT_EQ(out.find("TOPSECRET"), std::string::npos) << out;
@@ -200,8 +158,9 @@ TEST(AlertsCliTest, BadWebhookExitsTwoWithOneRedactedLine) {
   std::ofstream(tmp.file("c.toml"))
       << "[[alerts.discord]]\nurl = \"https://discord.com/api/webhooks/9/TOPSECRET\"\n"
          "min_severity = \"critical\"\n";
-  const int st = WaitFor(Spawn({Binary(), "run", "--help", "--config", tmp.file("c.toml")}, log));
-  const std::string out = ReadFile(log);
+  const int st =
+      ChildProcess({X402Binary(), "run", "--help", "--config", tmp.file("c.toml")}, log).Wait();
+  const std::string out = ReadWholeFile(log);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
   EXPECT_NE(out.find("https://discord.com/api/**** severities critical"), std::string::npos) << out;
   EXPECT_EQ(out.find("TOPSECRET"), std::string::npos) << out;

@@ -10,10 +10,8 @@
 // The delays are drawn from X402_CRASH_SEED (random when unset; logged either way).
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
 #include <signal.h>
 #include <simdjson.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,12 +34,17 @@
 
 #include "connectors/file_source.h"
 #include "engine/engine.h"
+#include "tests/child_process.h"
 #include "tests/testutil.h"
 
 namespace x402 {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using test::ChildProcess;
+using test::DescribeWaitStatus;
+using test::ReadWholeFile;
+using test::X402Binary;
 
 constexpr uint64_t kEvents = 300000;
 constexpr int kAgents = 50;
@@ -75,88 +78,6 @@ double SecondsSince(SteadyClock::time_point t0) {
   return std::chrono::duration<double>(SteadyClock::now() - t0).count();
 }
 
-std::string Binary() {
-  const char* dir = std::getenv("X402_BINARY_DIR");
-  return std::string(dir && *dir ? dir : ".") + "/x402rec";
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string DescribeStatus(int status) {
-  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return "signal " + std::to_string(WTERMSIG(status));
-  return "wait status " + std::to_string(status);
-}
-
-// A child process running `args` (args[0] is the executable) with stdout and stderr going to
-// `log_path`. If it is still running on destruction it is SIGKILLed and reaped; if this test
-// process dies first the kernel kills it (PR_SET_PDEATHSIG).
-class Child {
- public:
-  Child(const std::vector<std::string>& args, const std::string& log_path) {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return;
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls between fork and exec.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fd);
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      Wait();
-    }
-  }
-
-  bool started() const { return pid_ > 0; }
-  bool running() const { return pid_ > 0 && !status_; }
-  // The wait status if the child has exited (reaping it), nullopt while it still runs.
-  std::optional<int> Poll() {
-    if (running()) {
-      int st = 0;
-      if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
-    }
-    return status_;
-  }
-  int Wait() {
-    while (running()) {
-      int st = 0;
-      const pid_t r = ::waitpid(pid_, &st, 0);
-      if (r == pid_) {
-        status_ = st;
-      } else if (r < 0 && errno != EINTR) {
-        status_ = -1;
-      }
-    }
-    return status_.value_or(-1);
-  }
-  void Kill() {
-    if (running()) ::kill(pid_, SIGKILL);
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-};
-
 struct Finished {
   int status = -1;
   std::string output;
@@ -164,10 +85,10 @@ struct Finished {
 };
 
 Finished RunToEnd(const std::vector<std::string>& args, const std::string& log_path) {
-  Child c(args, log_path);
+  ChildProcess c(args, log_path);
   Finished f;
   if (c.started()) f.status = c.Wait();
-  f.output = ReadFile(log_path);
+  f.output = ReadWholeFile(log_path);
   return f;
 }
 
@@ -381,11 +302,11 @@ class CrashSafetyTest : public ::testing::Test {
     events_path_ = shared_->file("events.jsonl");
     const auto t0 = SteadyClock::now();
     Finished g =
-        RunToEnd({Binary(), "gen", "--out", events_path_, "--agents", std::to_string(kAgents),
+        RunToEnd({X402Binary(), "gen", "--out", events_path_, "--agents", std::to_string(kAgents),
                   "--events", std::to_string(kEvents), "--seed", "7"},
                  shared_->file("gen.log"));
     gen_ok_ = g.ok();
-    gen_output_ = DescribeStatus(g.status) + ": " + g.output;
+    gen_output_ = DescribeWaitStatus(g.status) + ": " + g.output;
     Log("gen: %s events in %.2f s", std::to_string(kEvents).c_str(), SecondsSince(t0));
   }
   static void TearDownTestSuite() {
@@ -394,7 +315,7 @@ class CrashSafetyTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    ASSERT_TRUE(gen_ok_) << Binary() << " gen failed (X402_BINARY_DIR must name the build "
+    ASSERT_TRUE(gen_ok_) << X402Binary() << " gen failed (X402_BINARY_DIR must name the build "
                          << "directory holding x402rec): " << gen_output_;
     const char* s = std::getenv("X402_CRASH_SEED");
     seed_ = (s && *s) ? std::strtoull(s, nullptr, 10) : std::random_device()();
@@ -409,8 +330,9 @@ class CrashSafetyTest : public ::testing::Test {
     const auto t_case = SteadyClock::now();
     const std::string data_dir = tmp_.file("data");
     // The reference replay runs beside the kill loop (it keeps its store in our temp dir).
-    Child replay({Binary(), "replay", "--input", m.path, "--state-dir", tmp_.file("replay-state")},
-                 tmp_.file("replay.log"));
+    ChildProcess replay(
+        {X402Binary(), "replay", "--input", m.path, "--state-dir", tmp_.file("replay-state")},
+        tmp_.file("replay.log"));
     ASSERT_TRUE(replay.started());
 
     int max_delay = kMaxDelayMs;
@@ -426,13 +348,13 @@ class CrashSafetyTest : public ::testing::Test {
       int status;
       bool exited_itself;
       {
-        Child run({Binary(), "run", "--input", m.path, "--data-dir", data_dir, "--batch-size",
-                   std::to_string(kBatchSize)},
-                  log);
+        ChildProcess run({X402Binary(), "run", "--input", m.path, "--data-dir", data_dir,
+                          "--batch-size", std::to_string(kBatchSize)},
+                         log);
         ASSERT_TRUE(run.started());
         std::this_thread::sleep_for(std::chrono::milliseconds(delay));
         exited_itself = run.Poll().has_value();
-        run.Kill();
+        run.Signal(SIGKILL);
         status = run.Wait();
         // It may also have exited by itself between Poll() and Kill().
         exited_itself = exited_itself || !WIFSIGNALED(status);
@@ -440,11 +362,12 @@ class CrashSafetyTest : public ::testing::Test {
       const double lived = SecondsSince(t0);
       if (exited_itself) {
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-            << "run " << kills << " failed by itself (" << DescribeStatus(status)
-            << "): " << ReadFile(log);
+            << "run " << kills << " failed by itself (" << DescribeWaitStatus(status)
+            << "): " << ReadWholeFile(log);
         finished = true;
       } else {
-        ASSERT_EQ(WTERMSIG(status), SIGKILL) << DescribeStatus(status) << ": " << ReadFile(log);
+        ASSERT_EQ(WTERMSIG(status), SIGKILL)
+            << DescribeWaitStatus(status) << ": " << ReadWholeFile(log);
         ++kills;
       }
       Committed c = ReadCommitted(data_dir, m.path);
@@ -489,19 +412,20 @@ class CrashSafetyTest : public ::testing::Test {
 
     // The last run finishes; then the stored state, reopened, must equal the replay's.
     auto t0 = SteadyClock::now();
-    Finished last = RunToEnd({Binary(), "run", "--input", m.path, "--data-dir", data_dir,
+    Finished last = RunToEnd({X402Binary(), "run", "--input", m.path, "--data-dir", data_dir,
                               "--batch-size", std::to_string(kBatchSize)},
                              tmp_.file("run-last.log"));
-    ASSERT_TRUE(last.ok()) << "final run: " << DescribeStatus(last.status) << ": " << last.output;
+    ASSERT_TRUE(last.ok()) << "final run: " << DescribeWaitStatus(last.status) << ": "
+                           << last.output;
     Log("final run: %.2f s", SecondsSince(t0));
-    Finished status =
-        RunToEnd({Binary(), "run", "--status", "--data-dir", data_dir}, tmp_.file("status.log"));
+    Finished status = RunToEnd({X402Binary(), "run", "--status", "--data-dir", data_dir},
+                               tmp_.file("status.log"));
     t0 = SteadyClock::now();
     const int replay_status = replay.Wait();
     Log("waited %.2f s more for the replay", SecondsSince(t0));
-    const std::string replay_out = ReadFile(tmp_.file("replay.log"));
+    const std::string replay_out = ReadWholeFile(tmp_.file("replay.log"));
     ASSERT_TRUE(WIFEXITED(replay_status) && WEXITSTATUS(replay_status) == 0)
-        << "replay: " << DescribeStatus(replay_status) << ": " << replay_out;
+        << "replay: " << DescribeWaitStatus(replay_status) << ": " << replay_out;
     const Summary want = ParseSummary(replay_out);
     ASSERT_TRUE(want.parsed) << "replay output: " << replay_out;
     // The reference itself: every good line applied once, every bad line dead-lettered.
@@ -517,7 +441,7 @@ class CrashSafetyTest : public ::testing::Test {
                                              << replay_out;
 
     EXPECT_TRUE(status.ok()) << "x402rec run --status --data-dir " << data_dir << ": "
-                             << DescribeStatus(status.status) << ": " << status.output;
+                             << DescribeWaitStatus(status.status) << ": " << status.output;
     const Summary got = ParseSummary(status.output);
     EXPECT_TRUE(got.parsed) << "run --status output: " << status.output;
     if (got.parsed) {
@@ -554,7 +478,7 @@ std::string CrashSafetyTest::gen_output_;
 TEST_F(CrashSafetyTest, KilledRunsResumeToTheReplayDigest) {
   InputModel m;
   m.path = events_path_;
-  ASSERT_TRUE(IndexLines(ReadFile(m.path), &m));
+  ASSERT_TRUE(IndexLines(ReadWholeFile(m.path), &m));
   ASSERT_EQ(m.lines(), kEvents);
   CrashAndCompare(m);
 }
@@ -598,7 +522,7 @@ std::string BadLine(int kind, const std::string& next_event, std::mt19937_64& rn
 }
 
 TEST_F(CrashSafetyTest, DeadLettersSurviveKillsAndTheDigestStillMatches) {
-  const std::string events = ReadFile(events_path_);
+  const std::string events = ReadWholeFile(events_path_);
   InputModel plain;
   plain.path = events_path_;
   ASSERT_TRUE(IndexLines(events, &plain));

@@ -4,13 +4,8 @@
 // Everything talks to an in-process DevBroker on 127.0.0.1.
 #pragma once
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -28,83 +23,25 @@
 #include "connectors/kafka_source.h"
 #include "engine/engine.h"
 #include "replay/replay.h"
+#include "tests/child_process.h"
 #include "tests/testutil.h"
 
 namespace x402::test {
 
-inline std::string X402Binary() {
-  const char* dir = std::getenv("X402_BINARY_DIR");
-  return std::string(dir && *dir ? dir : ".") + "/x402rec";
-}
-
-inline std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// `x402rec args...` with stdout and stderr appended to `log_path`. SIGKILLed and reaped on
-// destruction if still running; killed by the kernel if the test process dies first.
-class X402Child {
+// `x402rec args...` with stdout and stderr appended to `log_path`.
+class X402Child : public ChildProcess {
  public:
-  X402Child(const std::vector<std::string>& args, const std::string& log_path) : log_(log_path) {
-    std::vector<std::string> all = {X402Binary()};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return;
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fd);
-  }
-  X402Child(const X402Child&) = delete;
-  X402Child& operator=(const X402Child&) = delete;
-  ~X402Child() {
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      Wait();
-    }
-  }
-  bool running() {
-    if (pid_ <= 0 || status_) return false;
-    int st = 0;
-    if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
-    return !status_;
-  }
-  void Signal(int sig) {
-    if (running()) ::kill(pid_, sig);
-  }
-  int Wait() {
-    while (pid_ > 0 && !status_) {
-      int st = 0;
-      const pid_t r = ::waitpid(pid_, &st, 0);
-      if (r == pid_) status_ = st;
-      if (r < 0 && errno != EINTR) status_ = -1;
-    }
-    return status_.value_or(-1);
-  }
-  // Exit code, or -1 if killed by a signal / not started.
-  int ExitCode() {
-    const int st = Wait();
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  }
+  X402Child(const std::vector<std::string>& args, const std::string& log_path)
+      : ChildProcess(WithBinary(args), log_path, LogMode::kAppend), log_(log_path) {}
   std::string log() const { return ReadWholeFile(log_); }
 
  private:
+  static std::vector<std::string> WithBinary(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {X402Binary()};
+    all.insert(all.end(), args.begin(), args.end());
+    return all;
+  }
   std::string log_;
-  pid_t pid_ = -1;
-  std::optional<int> status_;
 };
 
 // Runs `x402rec args...` to completion; returns the exit code and the log.
