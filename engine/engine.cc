@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 
@@ -153,20 +154,20 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions opts) {
 // newer build.
 Status Engine::UpgradeFormat() {
   std::string v;
-  int format = 1;
-  if (store_->Get(store_->meta(), kFormatKey, &v)) {
-    format = 0;
-    for (char c : v)
-      format = c >= '0' && c <= '9' && format < 1000 ? format * 10 + (c - '0') : 1000;
-  } else if (store_->empty_at_open()) {
-    format = kFormat;  // nothing to convert
+  const bool recorded = store_->Get(store_->meta(), kFormatKey, &v);
+  int format = store_->empty_at_open() ? kFormat : 1;  // 1: written before the key existed
+  if (recorded) {
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), format);
+    if (ec != std::errc() || end != v.data() + v.size()) {
+      return Err("state store format '" + v + "' is not a number: the store is damaged");
+    }
   }
   if (format > kFormat) {
     return Err("state store format " + v + " is newer than this build reads (" +
                std::to_string(kFormat) +
                "): use a newer x402rec, or rebuild the state with replay");
   }
-  if (format == kFormat && !v.empty()) return Status::Ok();
+  if (recorded && format == kFormat) return Status::Ok();
   if (opts_.store.read_only) return Status::Ok();  // --status reads what is there
   rocksdb::WriteBatch wb;
   if (format < 2) {

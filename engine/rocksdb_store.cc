@@ -146,12 +146,8 @@ void RocksStore::WriterLoop() {
     rocksdb::WriteBatch b = std::move(*handed_);
     handed_.reset();
     lock.unlock();
-    Status st;
-    if (fail_write_ && fail_write_()) {
-      st = Err("state store write failed: injected fault");
-    } else if (rocksdb::Status s = db_->Write(wopts_, &b); !s.ok()) {
-      st = Err("state store write failed: " + s.ToString());
-    } else {
+    const Status st = WriteNow(&b, /*hooked=*/true);
+    if (st.ok()) {
       last_async_done_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
                                     .count(),
@@ -164,19 +160,23 @@ void RocksStore::WriterLoop() {
   }
 }
 
-Status RocksStore::WriteAtOpen(rocksdb::WriteBatch* batch) {
-  if (Status st = WaitWrites(); !st.ok()) return st;
+// The write itself; `hooked`: a commit, where the fault-injection hook applies.
+Status RocksStore::WriteNow(rocksdb::WriteBatch* batch, bool hooked) {
+  if (hooked && fail_write_ && fail_write_())
+    return Err("state store write failed: injected fault");
   rocksdb::Status st = db_->Write(wopts_, batch);
   if (!st.ok()) return Err("state store write failed: " + st.ToString());
   return Status::Ok();
 }
 
+Status RocksStore::WriteAtOpen(rocksdb::WriteBatch* batch) {
+  if (Status st = WaitWrites(); !st.ok()) return st;
+  return WriteNow(batch, /*hooked=*/false);
+}
+
 Status RocksStore::Write(rocksdb::WriteBatch* batch) {
   if (Status st = WaitWrites(); !st.ok()) return st;
-  if (fail_write_ && fail_write_()) return Err("state store write failed: injected fault");
-  rocksdb::Status st = db_->Write(wopts_, batch);
-  if (!st.ok()) return Err("state store write failed: " + st.ToString());
-  return Status::Ok();
+  return WriteNow(batch, /*hooked=*/true);
 }
 
 Status RocksStore::Flush() {

@@ -85,6 +85,7 @@ class RocksStore {
   rocksdb::WriteOptions wopts_;
   std::function<bool()> fail_write_;
   bool empty_at_open_ = false;
+  Status WriteNow(rocksdb::WriteBatch* batch, bool hooked);
   void WriterLoop();
   std::mutex async_mu_;
   std::condition_variable async_cv_;

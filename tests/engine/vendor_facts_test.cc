@@ -27,83 +27,78 @@ VendorFact Failure(const std::string& vendor, const std::string& reason, int64_t
   return f;
 }
 
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+class VendorFactForwarderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(broker_.Start(2).ok());
+    StoreOptions so;
+    so.path = tmp_.path();
+    auto store = RocksStore::Open(so);
+    ASSERT_TRUE(store) << store.error();
+    store_ = std::move(*store);
   }
-  return pred();
-}
+  // Stages the facts added to `sink` and commits them, as the engine does.
+  void Commit(OutboxVendorFactSink& sink) {
+    rocksdb::WriteBatch wb;
+    sink.Stage(&wb, store_->meta());
+    ASSERT_TRUE(store_->Write(&wb).ok());
+  }
+  std::unique_ptr<VendorFactForwarder> Forwarder(KafkaProps props) {
+    props["bootstrap.servers"] = broker_.bootstraps();
+    auto producer = KafkaProducer::Open(props);
+    EXPECT_TRUE(producer) << producer.error();
+    if (!producer) return nullptr;
+    return std::make_unique<VendorFactForwarder>(store_.get(), std::move(*producer),
+                                                 std::string(kVendorFactsTopic));
+  }
+  DevBroker broker_;
+  TempDir tmp_;
+  std::unique_ptr<RocksStore> store_;
+};
 
-TEST(VendorFactForwarderTest, AFactTheProducerRefusesIsKeptAndReportedAndTheForwarderKeepsRunning) {
-  DevBroker broker;
-  ASSERT_TRUE(broker.Start(2).ok());
-  TempDir tmp;
-  StoreOptions so;
-  so.path = tmp.path();
-  auto store = RocksStore::Open(so);
-  ASSERT_TRUE(store) << store.error();
-
+TEST_F(VendorFactForwarderTest,
+       AFactTheProducerRefusesIsKeptAndReportedAndTheForwarderKeepsRunning) {
   // First in the outbox: a fact larger than the producer's message.max.bytes, so every
   // produce of it fails at once (before this was handled, the forwarder read past an empty
   // list of delivered keys and crashed).
   OutboxVendorFactSink sink(2);
   sink.Add(Failure("vendor-a", std::string(3000, 'x'), 1000));
-  rocksdb::WriteBatch wb;
-  sink.Stage(&wb, (*store)->meta());
-  ASSERT_TRUE((*store)->Write(&wb).ok());
-
-  auto producer = KafkaProducer::Open(
-      {{"bootstrap.servers", broker.bootstraps()}, {"message.max.bytes", "1000"}});
-  ASSERT_TRUE(producer) << producer.error();
-  VendorFactForwarder fwd(store->get(), std::move(*producer), std::string(kVendorFactsTopic));
-  fwd.Start();
-  fwd.Notify();
-  ASSERT_TRUE(WaitFor([&] { return !fwd.last_error().empty(); })) << "no error reported";
-  EXPECT_NE(fwd.last_error().find("kafka produce"), std::string::npos) << fwd.last_error();
-  EXPECT_FALSE(fwd.Drained());  // the fact is still there, for a retry
+  Commit(sink);
+  auto fwd = Forwarder({{"message.max.bytes", "1000"}});
+  ASSERT_TRUE(fwd);
+  fwd->Start();
+  fwd->Notify();
+  ASSERT_TRUE(test::WaitFor([&] { return !fwd->last_error().empty(); }, 20)) << "no error reported";
+  EXPECT_NE(fwd->last_error().find("kafka produce"), std::string::npos) << fwd->last_error();
+  EXPECT_FALSE(fwd->Drained());  // the fact is still there, for a retry
 
   // Still alive: a later small fact behind it is not delivered past the stuck one (facts
   // keep their order), and stopping is prompt.
   sink.Add(Failure("vendor-b", "timeout", 2000));
-  rocksdb::WriteBatch wb2;
-  sink.Stage(&wb2, (*store)->meta());
-  ASSERT_TRUE((*store)->Write(&wb2).ok());
-  fwd.Notify();
+  Commit(sink);
+  fwd->Notify();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_FALSE(fwd.Drained());
+  EXPECT_FALSE(fwd->Drained());
   const auto t0 = std::chrono::steady_clock::now();
-  fwd.Stop();
+  fwd->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
-TEST(VendorFactForwarderTest, DeliveredFactsAreDeletedAndTheOutboxDrains) {
-  DevBroker broker;
-  ASSERT_TRUE(broker.Start(2).ok());
-  TempDir tmp;
-  StoreOptions so;
-  so.path = tmp.path();
-  auto store = RocksStore::Open(so);
-  ASSERT_TRUE(store) << store.error();
-  auto producer = KafkaProducer::Open({{"bootstrap.servers", broker.bootstraps()}});
-  ASSERT_TRUE(producer) << producer.error();
-  VendorFactForwarder fwd(store->get(), std::move(*producer), std::string(kVendorFactsTopic));
-  fwd.Start();
+TEST_F(VendorFactForwarderTest, DeliveredFactsAreDeletedAndTheOutboxDrains) {
+  auto fwd = Forwarder({});
+  ASSERT_TRUE(fwd);
+  fwd->Start();
   OutboxVendorFactSink sink(2);
   for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 500; ++i)
       sink.Add(Failure("vendor-" + std::to_string(i % 7), "timeout", round * 1000 + i));
-    rocksdb::WriteBatch wb;
-    sink.Stage(&wb, (*store)->meta());
-    ASSERT_TRUE((*store)->Write(&wb).ok());
-    fwd.Notify();
-    ASSERT_TRUE(WaitFor([&] { return fwd.Drained(); }))
-        << "round " << round << ": " << fwd.last_error();
+    Commit(sink);
+    fwd->Notify();
+    ASSERT_TRUE(test::WaitFor([&] { return fwd->Drained(); }, 20))
+        << "round " << round << ": " << fwd->last_error();
   }
-  EXPECT_EQ(fwd.last_error(), "");
-  fwd.Stop();
+  EXPECT_EQ(fwd->last_error(), "");
+  fwd->Stop();
 }
 
 }  // namespace

@@ -65,16 +65,6 @@ inline std::string DigestIn(const std::string& out) {
   return p == std::string::npos ? "" : out.substr(p + 14, 64);
 }
 
-// Polls `pred` every 100 ms until it holds or `seconds` pass.
-inline bool WaitFor(const std::function<bool()>& pred, double seconds) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return pred();
-}
-
 struct Consumed {
   std::vector<std::string> keys, values;
   std::vector<std::vector<std::pair<std::string, std::string>>> headers;
