@@ -102,24 +102,32 @@ std::vector<OutboxEntry> OutboxDispatcher::Read(uint64_t from, size_t max) const
   return out;
 }
 
+// Store reads and writes happen outside mu_ (they wait for the pipeline's write in flight, and
+// the pipeline calls Notify, which takes mu_); ack_mu_ keeps acknowledgements one at a time, so
+// the other cursors and deleted_below_ cannot move while this one is written.
 Status OutboxDispatcher::Ack(Worker* w, uint64_t cursor) {
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<std::mutex> serial(ack_mu_);
+  uint64_t low = cursor, deleted_below;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& o : workers_) low = std::min(low, o.get() == w ? cursor : o->cursor);
+    deleted_below = deleted_below_;
+  }
   rocksdb::WriteBatch wb;
   wb.Put(store_->meta(), AckKey(w->status.name), SeqKey(cursor));
-  uint64_t low = cursor;
-  for (const auto& o : workers_) low = std::min(low, o.get() == w ? cursor : o->cursor);
   // Point deletes, not DeleteRange: the store's memtable insert hints share one hint map
   // between a memtable and its range-deletion table, which corrupts the skiplist.
-  if (low > deleted_below_) {
+  if (low > deleted_below) {
     std::unique_ptr<rocksdb::Iterator> it(
         store_->db()->NewIterator(rocksdb::ReadOptions(), store_->outbox()));
     const std::string end = SeqKey(low);
-    for (it->Seek(SeqKey(deleted_below_)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
+    for (it->Seek(SeqKey(deleted_below)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
       wb.Delete(store_->outbox(), it->key());
     }
   }
   Status st = store_->Write(&wb);
   if (!st.ok()) return st;
+  std::lock_guard<std::mutex> l(mu_);
   w->cursor = cursor;
   deleted_below_ = std::max(deleted_below_, low);
   return Status::Ok();
@@ -239,14 +247,19 @@ bool OutboxDispatcher::WaitDrained(milliseconds timeout) {
       }
     }
     if (!drained) {
-      // Cursors may lag the last committed seq when no entry remains past them.
+      // Cursors may lag the last committed seq when no entry remains past them. The store is
+      // read outside mu_ (see Ack).
+      std::vector<uint64_t> behind;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        for (const auto& w : workers_)
+          if (!w->status.disabled && w->cursor < target) behind.push_back(w->cursor);
+      }
       bool any = false;
-      std::lock_guard<std::mutex> l(mu_);
-      for (const auto& w : workers_) {
-        if (w->status.disabled || w->cursor >= target) continue;
+      for (uint64_t cursor : behind) {
         std::unique_ptr<rocksdb::Iterator> it(
             store_->db()->NewIterator(rocksdb::ReadOptions(), store_->outbox()));
-        it->Seek(SeqKey(w->cursor));
+        it->Seek(SeqKey(cursor));
         if (it->Valid() &&
             GetBigEndian64(std::string_view(it->key().data(), it->key().size())) < target)
           any = true;

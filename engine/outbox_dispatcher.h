@@ -108,7 +108,9 @@ class OutboxDispatcher {
   RocksStore* store_;
   DispatcherOptions opts_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  mutable std::mutex mu_;  // guards workers' status, cursors, deleted_below_
+  mutable std::mutex mu_;  // guards workers' status, cursors, deleted_below_; never held
+                           // across a store read or write
+  std::mutex ack_mu_;      // one Ack at a time
   std::condition_variable cv_;
   uint64_t notify_gen_ = 0;
   bool stop_ = false;
