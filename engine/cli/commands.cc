@@ -1065,6 +1065,16 @@ int DemoCommand(int argc, char** argv) {
       "  4. ground truth: as of the stream's end (%s), %zu of %zu expected findings open, %zu "
       "unexpected\n",
       FormatRfc3339(gs->last).c_str(), truth_matched, truth.size(), open_count - truth_matched);
+  const size_t live_open =
+      static_cast<size_t>(std::count_if(rep->report.findings.begin(), rep->report.findings.end(),
+                                        [](const auto& fd) { return fd.open; }));
+  if (live_open != open_count) {
+    // Not a mismatch, but the two numbers are on screen: say why they differ.
+    std::printf(
+        "     (the live state above has %zu open: each partition's clock stops at its own last\n"
+        "     event; at the stream's end every clock has passed the deadlines still due)\n",
+        live_open);
+  }
   std::printf("  reports: %s/report.md, %s/report.json\n", dir.c_str(), dir.c_str());
   std::printf(
       "  dead letters went to x402.deadletter with a reason header; to see them in a file,\n"
