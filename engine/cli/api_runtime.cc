@@ -36,8 +36,11 @@ void AddApiFlags(Flags& f, bool serve) {
 }
 
 // GCC 12 reports the snapshot's (initialised) bool members as maybe-uninitialized here at -O2.
+// Clang has no such warning (and -Werror rejects an unknown one), so the pragma is GCC's alone.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 std::vector<SinkStatus> SinkStatusesOf(const DispatcherSnapshot& d) {
   std::vector<SinkStatus> out;
   for (const auto& w : d.sinks) {
@@ -53,7 +56,9 @@ std::vector<SinkStatus> SinkStatusesOf(const DispatcherSnapshot& d) {
   }
   return out;
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 Result<std::unique_ptr<ApiRuntime>> ApiRuntime::Create(const Flags& f, const FileSettings& s) {
   std::unique_ptr<ApiRuntime> rt(new ApiRuntime());

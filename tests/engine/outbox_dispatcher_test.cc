@@ -217,7 +217,7 @@ TEST(OutboxDispatcherTest, RoutesBySeverityAndKind) {
   for (auto [server, route, label] :
        {std::tuple{&crit, rc, "c"}, std::tuple{&other, ro, "o"}, std::tuple{&recon, rr, "r"}}) {
     sinks.push_back({Discord(server->Url(), label),
-                     [route](const OutboxEntry& e) { return route.Matches(e.kind, e.severity); }});
+                     [r = route](const OutboxEntry& e) { return r.Matches(e.kind, e.severity); }});
   }
   auto d = Dispatcher(h, std::move(sinks));
   ASSERT_TRUE(d->WaitDrained(milliseconds(10000)));
