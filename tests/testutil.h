@@ -247,6 +247,7 @@ class EngineHarness {
     o.store.path = dir_ + "/state";
     o.projections = cfg_;
     o.dead_letters = &dead_;
+    o.store.fail_write = fail_write_;
     auto e = Engine::Open(o);
     if (!e) throw std::runtime_error(e.error());
     engine_ = std::move(*e);
@@ -296,6 +297,12 @@ class EngineHarness {
     return out;
   }
   Engine& engine() { return *engine_; }
+  // Reopens the store with a hook called before every commit-like write (the store's own
+  // writes included, e.g. the outbox dispatcher's acknowledgements): true fails the write.
+  void SetWriteHook(std::function<bool()> hook) {
+    fail_write_ = std::move(hook);
+    Reopen();
+  }
   MemoryDeadLetterSink& dead_letters() { return dead_; }
   const std::string& dir() const { return dir_; }
 
@@ -303,6 +310,7 @@ class EngineHarness {
   std::unique_ptr<TempDir> tmp_;
   std::string dir_;
   ProjectionConfig cfg_;
+  std::function<bool()> fail_write_;
   MemoryDeadLetterSink dead_{100000};
   std::unique_ptr<Engine> engine_;
   uint64_t line_ = 0;

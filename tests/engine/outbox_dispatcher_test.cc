@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -293,6 +296,50 @@ TEST(OutboxDispatcherTest, OpenFindingIsNotReannouncedButAReopenIs) {
   std::string all;
   for (const auto& r : server.Requests()) all += r.body;
   EXPECT_NE(all.find("(re-opened ×1)"), std::string::npos);
+}
+
+TEST(OutboxDispatcherTest, AnAcknowledgementBeingWrittenBlocksNeitherNotifyNorSnapshot) {
+  // The pipeline calls Notify after each commit and /metrics calls Snapshot: neither may wait
+  // for a store write the dispatcher has in progress (it used to hold its mutex across it).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hold = false, held = false, released = false;
+  test::EngineHarness h;
+  ASSERT_TRUE(h.Feed(Oversized(0, 3)).ok());
+  h.SetWriteHook([&] {
+    std::unique_lock<std::mutex> l(mu);
+    if (!hold) return false;
+    held = true;
+    cv.notify_all();
+    cv.wait_for(l, std::chrono::seconds(10), [&] { return released; });
+    return false;
+  });
+  {
+    std::lock_guard<std::mutex> l(mu);
+    hold = true;  // from now on: the dispatcher's acknowledgement write
+  }
+  FakeDiscord server;
+  auto d = Dispatcher(h, One(Discord(server.Url(), "a")));
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return held; }));
+  }
+  auto calls = std::async(std::launch::async, [&] {
+    d->Notify();
+    return d->Snapshot();
+  });
+  const bool prompt = calls.wait_for(std::chrono::seconds(2)) == std::future_status::ready;
+  {
+    std::lock_guard<std::mutex> l(mu);
+    released = true;
+    hold = false;
+  }
+  cv.notify_all();
+  EXPECT_TRUE(prompt) << "Notify/Snapshot waited for the acknowledgement write";
+  calls.wait();
+  ASSERT_TRUE(d->WaitDrained(milliseconds(10000)));
+  EXPECT_EQ(Received(server).size(), 3u);
+  EXPECT_TRUE(h.Outbox().empty());
 }
 
 TEST(AlertConfigTest, AlertsSectionAndRoutes) {
