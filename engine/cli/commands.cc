@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -702,13 +703,78 @@ int RunCommand(int argc, char** argv) {
   return 0;
 }
 
+// `replay --verify`: compares the rebuilt state with a live engine's stored one. Equal digests
+// prove the live projections, findings included, are what the log gives; otherwise says what
+// differs: how much of the log each side applied, and the open findings on one side only.
+int VerifyLive(const std::string& data_dir, const FileSettings& settings, const Report& rebuilt) {
+  EngineOptions eo;
+  eo.store.path = data_dir + "/state";
+  eo.store.read_only = true;
+  eo.projections = settings.projections;
+  auto engine = Engine::Open(eo);
+  if (!engine) return Fail("x402rec replay: --verify: " + engine.error());
+  const Report live = BuildReport(**engine, MaxWatermark(**engine), nullptr);
+  if (live.state_digest == rebuilt.state_digest) {
+    std::printf("verify: the live state in %s equals the rebuilt state (digest %s)\n",
+                data_dir.c_str(), live.state_digest.c_str());
+    return 0;
+  }
+  std::printf("verify: the live state in %s DIFFERS from the rebuilt state\n", data_dir.c_str());
+  std::printf("  digests: live %s, rebuilt %s\n", live.state_digest.c_str(),
+              rebuilt.state_digest.c_str());
+  const auto consumed = [](const EngineStats& s) {
+    return s.applied_total() + s.duplicates + s.dead_letters;
+  };
+  if (consumed(live.stats) != consumed(rebuilt.stats) ||
+      live.stats.applied_total() != rebuilt.stats.applied_total()) {
+    std::printf(
+        "  events: the live engine applied %s of %s read, the replay %s of %s: they did not "
+        "consume\n"
+        "  the same log (is the engine behind, or was it fed other input?)\n",
+        Thousands(live.stats.applied_total()).c_str(), Thousands(consumed(live.stats)).c_str(),
+        Thousands(rebuilt.stats.applied_total()).c_str(),
+        Thousands(consumed(rebuilt.stats)).c_str());
+  }
+  using Id = std::pair<std::string, std::string>;  // kind, key
+  const auto open_ids = [](const Report& r) {
+    std::set<Id> ids;
+    for (const Finding& fd : r.findings)
+      if (fd.open) ids.emplace(std::string(FindingKindName(fd.kind)), fd.key);
+    return ids;
+  };
+  const std::set<Id> a = open_ids(live), b = open_ids(rebuilt);
+  std::vector<Id> only_live, only_rebuilt;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(only_live));
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(only_rebuilt));
+  const auto list = [](const char* what, const std::vector<Id>& ids) {
+    constexpr size_t kShown = 10;
+    std::printf("  open findings %s: %zu\n", what, ids.size());
+    for (size_t i = 0; i < ids.size() && i < kShown; ++i)
+      std::printf("    %s %s\n", ids[i].first.c_str(), ids[i].second.c_str());
+    if (ids.size() > kShown) std::printf("    ... and %zu more\n", ids.size() - kShown);
+  };
+  list("only in the live state", only_live);
+  list("only in the rebuilt state", only_rebuilt);
+  if (only_live.empty() && only_rebuilt.empty()) {
+    std::printf(
+        "  the open findings agree; the projection state (budgets, payments, chain records)\n"
+        "  differs\n");
+  }
+  std::printf(
+      "  (a live engine on --clock wall also fires deadlines by the wall clock: verify a state\n"
+      "  built with --clock event, which is what a replay of the same log reproduces)\n");
+  return 1;
+}
+
 int ReplayCommand(int argc, char** argv) {
-  Flags f("replay",
-          "Usage: x402rec replay --input FILE.jsonl [--input ...] [--as-of RFC3339] [options]\n\n"
-          "Rebuilds every projection from the log into a fresh store, advances the clock to --as-of\n"
-          "(default: the latest event time in the input), and reports. Events after --as-of did not\n"
-          "exist yet at that moment: they are skipped and counted. The state digest equals the one\n"
-          "of a live engine that consumed the same log.");
+  Flags f(
+      "replay",
+      "Usage: x402rec replay --input FILE.jsonl [--input ...] [--as-of RFC3339] [options]\n\n"
+      "Rebuilds every projection from the log into a fresh store, advances the clock to --as-of\n"
+      "(default: the latest event time in the input), and reports. Events after --as-of did not\n"
+      "exist yet at that moment: they are skipped and counted. The state digest equals the one\n"
+      "of a live engine that consumed the same log (with --clock event); --verify DATA_DIR\n"
+      "proves it for a live engine's data directory, or lists what differs.");
   f.Add("input", "FILE", "JSONL file of CloudEvents", true);
   f.Add("brokers", "HOST:PORT", "rebuild from Kafka instead (every partition from the beginning)");
   f.Add("topic", "T", "with --brokers: events topic (default x402.events)", true);
@@ -718,6 +784,8 @@ int ReplayCommand(int argc, char** argv) {
   f.Add("report-json", "FILE", "write the JSON report");
   f.Add("report-md", "FILE", "write the Markdown report");
   f.Add("state-dir", "DIR", "keep the rebuilt store in DIR (must be empty; default: temporary)");
+  f.Add("verify", "DATA_DIR",
+        "compare with the state of run --data-dir DATA_DIR (exit 1 if unequal)");
   AddProjectionFlags(f);
   f.Add("batch-size", "N", "events per batch (default 16384)");
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
@@ -750,6 +818,23 @@ int ReplayCommand(int argc, char** argv) {
   auto as_of = ParseAsOf(f);
   if (!as_of) return Fail(as_of.error(), 2);
   o.as_of = *as_of;
+  const std::optional<std::string> verify = f.Get("verify");
+  if (verify) {
+    // A live engine's clocks are its partitions' own event times, which is what a replay
+    // without --as-of rebuilds; a state "as of" another time is not the live one.
+    if (o.as_of) {
+      return Fail(
+          "x402rec replay: --verify compares with the live state, which has no --as-of: "
+          "give one or the other",
+          2);
+    }
+    std::error_code ec;
+    if (!std::filesystem::exists(*verify + "/state/CURRENT", ec)) {
+      return Fail("x402rec replay: --verify " + *verify +
+                      ": no state store there (expected the --data-dir of x402rec run)",
+                  2);
+    }
+  }
   auto bs = f.GetUint("batch-size", settings.batch_size, 1, 1000000);
   if (!bs) return Fail(bs.error(), 2);
   o.batch_size = *bs;
@@ -768,6 +853,7 @@ int ReplayCommand(int argc, char** argv) {
   PrintFindingsSummary(r, stdout);
   std::printf("  state digest: %s\n", r.state_digest.c_str());
   if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec replay: " + st.error());
+  if (verify) return VerifyLive(*verify, settings, r);
   return 0;
 }
 
