@@ -151,6 +151,7 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   ReplayResult res;
   res.seconds = MonotonicSeconds() - t0;
   res.report = BuildReport(**engine, as_of, &dls);
+  res.watermarks = (*engine)->watermarks();
   return res;
 }
 

@@ -34,6 +34,7 @@ struct ReplayOptions {
 struct ReplayResult {
   Report report;
   double seconds = 0;
+  std::map<uint32_t, TimeMs> watermarks;  // each shard's clock at the end (part of the digest)
 };
 
 Result<ReplayResult> RunReplay(const ReplayOptions& opts);

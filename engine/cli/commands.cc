@@ -13,6 +13,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "connectors/dev_broker.h"
 #include "connectors/file_source.h"
@@ -703,17 +704,29 @@ int RunCommand(int argc, char** argv) {
   return 0;
 }
 
-// `replay --verify`: compares the rebuilt state with a live engine's stored one. Equal digests
-// prove the live projections, findings included, are what the log gives; otherwise says what
-// differs: how much of the log each side applied, and the open findings on one side only.
-int VerifyLive(const std::string& data_dir, const FileSettings& settings, const Report& rebuilt) {
+// `replay --verify` exit codes: 0 equal, 1 different, 2 usage, 3 could not verify.
+constexpr int kVerifyCannot = 3;
+
+Result<std::unique_ptr<Engine>> OpenLiveReadOnly(const std::string& data_dir,
+                                                 const FileSettings& settings) {
   EngineOptions eo;
   eo.store.path = data_dir + "/state";
   eo.store.read_only = true;
   eo.projections = settings.projections;
-  auto engine = Engine::Open(eo);
-  if (!engine) return Fail("x402rec replay: --verify: " + engine.error());
+  return Engine::Open(eo);
+}
+
+// `replay --verify`: compares the rebuilt state with a live engine's stored one. Equal digests
+// prove the live projections, open findings and clocks are what the log gives; otherwise says
+// what differs, in the digest's own terms: how much of the log each side applied, the shards
+// whose clocks differ, the open findings (kind, key, severity, agent) on one side only, and
+// else the projection tables.
+int VerifyLive(const std::string& data_dir, const FileSettings& settings,
+               const ReplayResult& rebuilt_run) {
+  auto engine = OpenLiveReadOnly(data_dir, settings);
+  if (!engine) return Fail("x402rec replay: --verify: " + engine.error(), kVerifyCannot);
   const Report live = BuildReport(**engine, MaxWatermark(**engine), nullptr);
+  const Report& rebuilt = rebuilt_run.report;
   if (live.state_digest == rebuilt.state_digest) {
     std::printf("verify: the live state in %s equals the rebuilt state (digest %s)\n",
                 data_dir.c_str(), live.state_digest.c_str());
@@ -722,11 +735,13 @@ int VerifyLive(const std::string& data_dir, const FileSettings& settings, const 
   std::printf("verify: the live state in %s DIFFERS from the rebuilt state\n", data_dir.c_str());
   std::printf("  digests: live %s, rebuilt %s\n", live.state_digest.c_str(),
               rebuilt.state_digest.c_str());
+  bool explained = false;
   const auto consumed = [](const EngineStats& s) {
     return s.applied_total() + s.duplicates + s.dead_letters;
   };
   if (consumed(live.stats) != consumed(rebuilt.stats) ||
       live.stats.applied_total() != rebuilt.stats.applied_total()) {
+    explained = true;
     std::printf(
         "  events: the live engine applied %s of %s read, the replay %s of %s: they did not "
         "consume\n"
@@ -735,34 +750,81 @@ int VerifyLive(const std::string& data_dir, const FileSettings& settings, const 
         Thousands(rebuilt.stats.applied_total()).c_str(),
         Thousands(consumed(rebuilt.stats)).c_str());
   }
-  using Id = std::pair<std::string, std::string>;  // kind, key
+  constexpr size_t kShown = 10;
+  // Each shard's clock (watermark) is part of the digest.
+  const std::map<uint32_t, TimeMs> live_wm = (*engine)->watermarks();
+  const std::map<uint32_t, TimeMs>& rebuilt_wm = rebuilt_run.watermarks;
+  std::set<uint32_t> shards;
+  for (const auto& [shard, wm] : live_wm) {
+    auto it = rebuilt_wm.find(shard);
+    if (it == rebuilt_wm.end() || it->second != wm) shards.insert(shard);
+  }
+  for (const auto& [shard, wm] : rebuilt_wm)
+    if (!live_wm.count(shard)) shards.insert(shard);
+  if (!shards.empty()) {
+    explained = true;
+    const auto show = [](const std::map<uint32_t, TimeMs>& m, uint32_t shard) {
+      auto it = m.find(shard);
+      return it == m.end() ? std::string("none") : FormatRfc3339(it->second);
+    };
+    std::printf("  clocks: %zu shard(s) differ\n", shards.size());
+    bool live_ahead = false;
+    for (uint32_t shard : shards) {
+      auto l = live_wm.find(shard), r = rebuilt_wm.find(shard);
+      live_ahead |= l != live_wm.end() && (r == rebuilt_wm.end() || l->second > r->second);
+    }
+    size_t shown = 0;
+    for (uint32_t shard : shards) {
+      if (shown++ == kShown) {
+        std::printf("    ... and %zu more\n", shards.size() - kShown);
+        break;
+      }
+      std::printf("    shard %u: live %s, rebuilt %s\n", shard, show(live_wm, shard).c_str(),
+                  show(rebuilt_wm, shard).c_str());
+    }
+    if (live_ahead) {
+      std::printf(
+          "    (a live engine on --clock wall moves idle partitions' clocks with the wall "
+          "clock;\n    verify a state built with --clock event, which a replay of the same log "
+          "reproduces)\n");
+    }
+  }
+  // Open findings as the digest sees them.
+  // kind, key, severity, agent
+  using Id = std::tuple<std::string, std::string, std::string, std::string>;
   const auto open_ids = [](const Report& r) {
     std::set<Id> ids;
-    for (const Finding& fd : r.findings)
-      if (fd.open) ids.emplace(std::string(FindingKindName(fd.kind)), fd.key);
+    for (const Finding& fd : r.findings) {
+      if (fd.open) {
+        ids.emplace(std::string(FindingKindName(fd.kind)), fd.key,
+                    std::string(SeverityName(fd.severity)), fd.agent_id);
+      }
+    }
     return ids;
   };
   const std::set<Id> a = open_ids(live), b = open_ids(rebuilt);
   std::vector<Id> only_live, only_rebuilt;
   std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(only_live));
   std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(only_rebuilt));
-  const auto list = [](const char* what, const std::vector<Id>& ids) {
-    constexpr size_t kShown = 10;
+  const auto list = [&](const char* what, const std::vector<Id>& ids) {
     std::printf("  open findings %s: %zu\n", what, ids.size());
-    for (size_t i = 0; i < ids.size() && i < kShown; ++i)
-      std::printf("    %s %s\n", ids[i].first.c_str(), ids[i].second.c_str());
+    for (size_t i = 0; i < ids.size() && i < kShown; ++i) {
+      const auto& [kind, key, severity, agent] = ids[i];
+      std::printf("    %s %s (%s, agent %s)\n", kind.c_str(), key.c_str(), severity.c_str(),
+                  agent.c_str());
+    }
     if (ids.size() > kShown) std::printf("    ... and %zu more\n", ids.size() - kShown);
   };
-  list("only in the live state", only_live);
-  list("only in the rebuilt state", only_rebuilt);
-  if (only_live.empty() && only_rebuilt.empty()) {
-    std::printf(
-        "  the open findings agree; the projection state (budgets, payments, chain records)\n"
-        "  differs\n");
+  if (!only_live.empty() || !only_rebuilt.empty()) {
+    explained = true;
+    list("only in the live state", only_live);
+    list("only in the rebuilt state", only_rebuilt);
   }
-  std::printf(
-      "  (a live engine on --clock wall also fires deadlines by the wall clock: verify a state\n"
-      "  built with --clock event, which is what a replay of the same log reproduces)\n");
+  if (!explained) {
+    std::printf(
+        "  the events applied, the clocks and the open findings agree: the projection tables\n"
+        "  differ (budgets, payments, authorizations, chain records or the set of event ids)\n");
+  }
   return 1;
 }
 
@@ -785,7 +847,7 @@ int ReplayCommand(int argc, char** argv) {
   f.Add("report-md", "FILE", "write the Markdown report");
   f.Add("state-dir", "DIR", "keep the rebuilt store in DIR (must be empty; default: temporary)");
   f.Add("verify", "DATA_DIR",
-        "compare with the state of run --data-dir DATA_DIR (exit 1 if unequal)");
+        "compare with the state of run --data-dir DATA_DIR: exit 0 equal, 1 unequal, 3 unreadable");
   AddProjectionFlags(f);
   f.Add("batch-size", "N", "events per batch (default 16384)");
   if (Status st = f.Parse(argc, argv); !st.ok()) return Fail(st.error(), 2);
@@ -834,7 +896,12 @@ int ReplayCommand(int argc, char** argv) {
                       ": no state store there (expected the --data-dir of x402rec run)",
                   2);
     }
+    // Before a replay that may take long: can the live store be read at all?
+    if (auto live = OpenLiveReadOnly(*verify, settings); !live) {
+      return Fail("x402rec replay: --verify: " + live.error(), kVerifyCannot);
+    }
   }
+  const int failed = verify ? kVerifyCannot : 1;
   auto bs = f.GetUint("batch-size", settings.batch_size, 1, 1000000);
   if (!bs) return Fail(bs.error(), 2);
   o.batch_size = *bs;
@@ -843,7 +910,7 @@ int ReplayCommand(int argc, char** argv) {
   o.state_dir = f.Get("state-dir").value_or("");
   o.progress = isatty(2);
   auto res = RunReplay(o);
-  if (!res) return Fail("x402rec replay: " + res.error());
+  if (!res) return Fail("x402rec replay: " + res.error(), failed);
   const Report& r = res->report;
   const uint64_t lines = r.stats.applied_total() + r.stats.duplicates + r.stats.dead_letters + r.stats.skipped_after_as_of;
   std::printf("x402rec replay: %s events in %.2f s (%.0f events/s), as of %s\n", Thousands(lines).c_str(),
@@ -852,8 +919,9 @@ int ReplayCommand(int argc, char** argv) {
   std::printf("  agents: %zu\n", r.agents.size());
   PrintFindingsSummary(r, stdout);
   std::printf("  state digest: %s\n", r.state_digest.c_str());
-  if (Status st = WriteReports(f, r); !st.ok()) return Fail("x402rec replay: " + st.error());
-  if (verify) return VerifyLive(*verify, settings, r);
+  if (Status st = WriteReports(f, r); !st.ok())
+    return Fail("x402rec replay: " + st.error(), failed);
+  if (verify) return VerifyLive(*verify, settings, *res);
   return 0;
 }
 
@@ -1114,6 +1182,7 @@ int DemoCommand(int argc, char** argv) {
   }
   if (StopRequested()) return Fail("x402rec demo: stopped by signal");
   std::string live_digest;
+  size_t live_open = 0;
   {
     EngineOptions eo;
     eo.store.path = dir + "/state";
@@ -1122,6 +1191,7 @@ int DemoCommand(int argc, char** argv) {
     auto engine = Engine::Open(eo);
     if (!engine) return Fail("x402rec demo: " + engine.error());
     live_digest = (*engine)->Digest();
+    (*engine)->ForEachFinding([&](const Finding& fd) { live_open += fd.open; });
   }
 
   ReplayOptions ro;
@@ -1151,10 +1221,7 @@ int DemoCommand(int argc, char** argv) {
       "  4. ground truth: as of the stream's end (%s), %zu of %zu expected findings open, %zu "
       "unexpected\n",
       FormatRfc3339(gs->last).c_str(), truth_matched, truth.size(), open_count - truth_matched);
-  const size_t live_open =
-      static_cast<size_t>(std::count_if(rep->report.findings.begin(), rep->report.findings.end(),
-                                        [](const auto& fd) { return fd.open; }));
-  if (live_open != open_count) {
+  if (same && live_open != open_count) {
     // Not a mismatch, but the two numbers are on screen: say why they differ.
     std::printf(
         "     (the live state above has %zu open: each partition's clock stops at its own last\n"

@@ -1,6 +1,7 @@
 // `x402rec replay --verify DATA_DIR` (the real binary): a live engine's data directory that
 // consumed the log verifies (exit 0); one that consumed only part of it does not (exit 1, with
-// what differs); usage errors exit 2 with one line.
+// what differs); usage errors exit 2 with one line; a live store that cannot be read exits 3,
+// before the replay.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -63,6 +64,7 @@ TEST_F(ReplayVerifyTest, ALiveStateBehindTheLogDoesNotVerifyAndSaysWhy) {
       << out;
   EXPECT_NE(out.find("DIFFERS from the rebuilt state"), std::string::npos) << out;
   EXPECT_NE(out.find("did not consume\n  the same log"), std::string::npos) << out;
+  EXPECT_NE(out.find("clocks: 1 shard(s) differ"), std::string::npos) << out;
   EXPECT_NE(out.find("open findings only in the rebuilt state: "), std::string::npos) << out;
   EXPECT_EQ(out.find("open findings only in the rebuilt state: 0\n"), std::string::npos) << out;
 }
@@ -86,6 +88,20 @@ TEST_F(ReplayVerifyTest, UsageErrorsExit2WithOneLine) {
   EXPECT_NE(out.find("--verify compares with the live state, which has no --as-of"),
             std::string::npos)
       << out;
+}
+
+TEST_F(ReplayVerifyTest, AnUnreadableLiveStoreExits3NotAsADifference) {
+  std::string out;
+  ASSERT_EQ(
+      Run({"run", "--input", tmp_.file("e.jsonl"), "--data-dir", tmp_.file("d"), "--http", "off"},
+          &out),
+      0);
+  std::ofstream(tmp_.file("d/state/CURRENT"), std::ios::trunc) << "garbage\n";
+  EXPECT_EQ(Run({"replay", "--input", tmp_.file("e.jsonl"), "--verify", tmp_.file("d")}, &out), 3)
+      << out;
+  EXPECT_NE(out.find("x402rec replay: --verify: "), std::string::npos) << out;
+  EXPECT_EQ(out.find("DIFFERS"), std::string::npos) << out;
+  EXPECT_EQ(out.find("state digest"), std::string::npos) << "checked before the replay: " << out;
 }
 
 }  // namespace
