@@ -43,6 +43,8 @@ class Writer {
 class Reader {
  public:
   explicit Reader(std::string_view in) : p_(in.data()), end_(in.data() + in.size()) {}
+  // A Reader views its input: a temporary string would be gone before the first read.
+  explicit Reader(std::string&&) = delete;
   bool ok() const { return ok_; }
   uint8_t U8() {
     if (p_ >= end_) return Fail();

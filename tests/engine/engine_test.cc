@@ -211,7 +211,8 @@ TEST(EngineFormatTest, AFormatOneStoreIsConvertedOnOpenAndResumesToTheSameState)
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string k = it->key().ToString();
       if (!k.ends_with("|n")) continue;
-      Reader r(it->value().ToString());
+      const std::string value = it->value().ToString();  // Reader keeps a view of it
+      Reader r(value);
       ASSERT_EQ(r.U8(), 1);
       const uint64_t n = r.Var();
       for (uint64_t i = 0; i < n; ++i, ++legacy)
