@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
   const bool async = argc > 4 ? std::atoi(argv[4]) != 0 : true;
   const bool get = argc > 5 ? std::atoi(argv[5]) != 0 : true;
   const std::string dir = argc > 6 ? argv[6] : "/tmp/x402rec-store-floor";
+  if (events == 0 || keys < 1 || keys > 3 || batch == 0) {
+    std::fprintf(stderr, "store_floor_bench: EVENTS and BATCH must be positive, KEYS 1..3\n");
+    return 2;
+  }
   std::filesystem::remove_all(dir);
 
   x402::StoreOptions so;
