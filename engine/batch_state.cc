@@ -15,19 +15,12 @@ std::string BatchState::ShardPrefix(uint32_t shard) {
   return p;
 }
 
-namespace {
-size_t Pow2AtLeast(size_t n) {
-  size_t p = 16;
-  while (p < n) p <<= 1;
-  return p;
-}
-}  // namespace
-
 BatchState::BatchState(RocksStore* store, size_t cache_entries)
     : store_(store), cap_(cache_entries), prefix_(ShardPrefix(0)) {
   // Small to start with: a table's index doubles as its entries grow (load factor at most
   // 1/2, so probes stay short) and keeps its size, so tables that hold few keys stay small.
-  for (auto& t : tables_) t.index.assign(Pow2AtLeast(1024), 0);
+  constexpr size_t kInitialSlots = 1024;  // a power of two, as every index size
+  for (auto& t : tables_) t.index.assign(kInitialSlots, 0);
 }
 
 void BatchState::SetShard(uint32_t shard) {

@@ -1,11 +1,11 @@
 #include "engine/rocksdb_store.h"
 
 #include <rocksdb/cache.h>
-
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
+
 #include <chrono>
 
 namespace x402 {

@@ -25,36 +25,6 @@ using internal::Usdc;
 
 namespace {
 
-// tx_hash_index: `tx_hash "|n"` lists the networks a bare hash was seen on (a settlement
-// names only the hash), as u8(1) varint(count) str(network)..., sorted. One point lookup per
-// settlement instead of a range scan.
-std::string NetworksKey(std::string_view tx_hash) {
-  std::string k;
-  k.reserve(tx_hash.size() + 2);
-  k.append(tx_hash);
-  k.append("|n");
-  return k;
-}
-
-std::vector<std::string> DecodeNetworks(std::string_view v) {
-  std::vector<std::string> out;
-  Reader r(v);
-  if (r.U8() != 1) return out;
-  const uint64_t n = r.Var();
-  for (uint64_t i = 0; i < n && r.ok(); ++i) out.push_back(r.Str());
-  if (!r.ok()) out.clear();
-  return out;
-}
-
-std::string EncodeNetworks(const std::vector<std::string>& networks) {
-  std::string out;
-  Writer w(&out);
-  w.U8(1);
-  w.Var(networks.size());
-  for (const auto& n : networks) w.Str(n);
-  return out;
-}
-
 std::string TxKey(std::string_view network, std::string_view tx) {
   std::string k;
   k.reserve(network.size() + tx.size() + 1);
@@ -72,13 +42,36 @@ std::string EncodeStrings(const std::vector<std::string>& v) {
   return out;
 }
 
+// Empty if `bytes` is damaged.
 std::vector<std::string> DecodeStrings(std::string_view bytes) {
   Reader r(bytes);
   std::vector<std::string> v;
   uint64_t n = r.Var();
   for (uint64_t i = 0; i < n && r.ok(); ++i) v.push_back(r.Str());
-  if (v.empty()) v.emplace_back();
+  if (!r.ok()) v.clear();
   return v;
+}
+
+// tx_hash_index: `tx_hash "|n"` lists the networks a bare hash was seen on (a settlement
+// names only the hash), sorted: u8(1) then the list as EncodeStrings writes it. One point
+// lookup per settlement instead of a range scan.
+constexpr char kNetworksVersion = 1;
+
+std::string NetworksKey(std::string_view tx_hash) {
+  std::string k;
+  k.reserve(tx_hash.size() + 2);
+  k.append(tx_hash);
+  k.append("|n");
+  return k;
+}
+
+std::string EncodeNetworks(const std::vector<std::string>& networks) {
+  return kNetworksVersion + EncodeStrings(networks);
+}
+
+std::vector<std::string> DecodeNetworks(std::string_view v) {
+  if (v.empty() || v[0] != kNetworksVersion) return {};
+  return DecodeStrings(v.substr(1));
 }
 
 template <typename T>
@@ -290,12 +283,9 @@ void Projections::ApplyTransfer(const Event& e, ApplyContext& ctx) {
   ctx.state->Put(Table::kTxs, tx_key, t.Encode());
   {
     const std::string nk = NetworksKey(e.tx_hash);
-    std::string v;
     std::vector<std::string> networks;
-    if (ctx.state->Get(Table::kTxHashIndex, nk, &v)) networks = DecodeNetworks(v);
-    auto pos = std::lower_bound(networks.begin(), networks.end(), e.network);
-    if (pos == networks.end() || *pos != e.network) {
-      networks.insert(pos, e.network);
+    if (ctx.state->Get(Table::kTxHashIndex, nk, &buf_)) networks = DecodeNetworks(buf_);
+    if (InsertSorted(networks, e.network)) {
       ctx.state->Put(Table::kTxHashIndex, nk, EncodeNetworks(networks));
     }
   }
@@ -783,7 +773,8 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
         timers.Want(due, TimerKind::kTransferGrace, w < due);
         if (w >= due && ctx.state->Get(Table::kWallets, network + "|" + l.from, &buf_)) {
           want = true;
-          owner = DecodeStrings(buf_).front();  // the wallet's owner, whoever reported the log
+          // The wallet's owner, whoever reported the log.
+          if (auto owners = DecodeStrings(buf_); !owners.empty()) owner = std::move(owners.front());
         }
       } else {
         timers.Want(due, TimerKind::kTransferGrace, false);

@@ -755,9 +755,13 @@ int VerifyLive(const std::string& data_dir, const FileSettings& settings,
   const std::map<uint32_t, TimeMs> live_wm = (*engine)->watermarks();
   const std::map<uint32_t, TimeMs>& rebuilt_wm = rebuilt_run.watermarks;
   std::set<uint32_t> shards;
+  bool live_ahead = false;  // a live clock past the rebuilt one: the wall clock moved it
   for (const auto& [shard, wm] : live_wm) {
     auto it = rebuilt_wm.find(shard);
-    if (it == rebuilt_wm.end() || it->second != wm) shards.insert(shard);
+    if (it == rebuilt_wm.end() || it->second != wm) {
+      shards.insert(shard);
+      live_ahead |= it == rebuilt_wm.end() || wm > it->second;
+    }
   }
   for (const auto& [shard, wm] : rebuilt_wm)
     if (!live_wm.count(shard)) shards.insert(shard);
@@ -768,11 +772,6 @@ int VerifyLive(const std::string& data_dir, const FileSettings& settings,
       return it == m.end() ? std::string("none") : FormatRfc3339(it->second);
     };
     std::printf("  clocks: %zu shard(s) differ\n", shards.size());
-    bool live_ahead = false;
-    for (uint32_t shard : shards) {
-      auto l = live_wm.find(shard), r = rebuilt_wm.find(shard);
-      live_ahead |= l != live_wm.end() && (r == rebuilt_wm.end() || l->second > r->second);
-    }
     size_t shown = 0;
     for (uint32_t shard : shards) {
       if (shown++ == kShown) {
@@ -1184,11 +1183,7 @@ int DemoCommand(int argc, char** argv) {
   std::string live_digest;
   size_t live_open = 0;
   {
-    EngineOptions eo;
-    eo.store.path = dir + "/state";
-    eo.store.read_only = true;
-    eo.projections = settings.projections;
-    auto engine = Engine::Open(eo);
+    auto engine = OpenLiveReadOnly(dir, settings);
     if (!engine) return Fail("x402rec demo: " + engine.error());
     live_digest = (*engine)->Digest();
     (*engine)->ForEachFinding([&](const Finding& fd) { live_open += fd.open; });
