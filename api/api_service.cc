@@ -657,7 +657,7 @@ ApiResponse ApiService::Payment(const std::string& id) const {
     } else {
       j.String(p.fail_tx_hash);
     }
-    j.Key("failures").Uint(p.failures);
+    j.Key("failures").Uint(p.Failures());
     j.EndObject();
   } else {
     j.Null();

@@ -271,6 +271,7 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
     int64_t bs = static_cast<int64_t>(s->batch_size), ce = static_cast<int64_t>(s->cache_entries);
     X402_TRY_ST(GetInt(path, *e, "engine", "batch_size", 1, 1000000, &bs));
     X402_TRY_ST(GetInt(path, *e, "engine", "cache_entries", 1000, 100000000, &ce));
+    X402_TRY_ST(GetInt(path, *e, "engine", "dedupe_horizon", 0, 365LL * 86400, &s->projections.dedupe_horizon_s));
     s->batch_size = static_cast<size_t>(bs);
     s->cache_entries = static_cast<size_t>(ce);
   }

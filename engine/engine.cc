@@ -14,9 +14,10 @@ namespace {
 constexpr const char* kStatsKey = "stats";
 constexpr const char* kOutboxSeqKey = "outbox_seq";
 // The layout of the projection tables (engine/README.md). 1: before the key was written;
-// 2: tx_hash_index lists the networks of a hash under one key.
+// 2: tx_hash_index lists the networks of a hash under one key; 3: no permanent dedupe keys
+// (a dedupe window in meta segments), payment records version 2 (failures fingerprinted).
 constexpr const char* kFormatKey = "format";
-constexpr int kFormat = 2;
+constexpr int kFormat = 3;
 
 std::string ShardKey(const char* prefix, uint32_t shard) {
   return std::string(prefix) + BatchState::ShardPrefix(shard);
@@ -145,6 +146,10 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions opts) {
     uint32_t shard = static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + it->key().ToString().substr(3)));
     e->watermarks_[shard] = TimeMs{static_cast<int64_t>(GetBigEndian64(it->value().ToString()))};
   }
+  e->dedupe_ = std::make_unique<DedupeWindow>(e->opts_.projections.dedupe_horizon_s * 1000);
+  if (Status st = e->dedupe_->Load(e->store_.get(), e->watermarks_); !st.ok()) {
+    return Err(e->opts_.store.path + ": " + st.error());
+  }
   if (Status st = e->UpgradeFormat(); !st.ok()) return Err(e->opts_.store.path + ": " + st.error());
   return e;
 }
@@ -182,6 +187,40 @@ Status Engine::UpgradeFormat() {
                    opts_.store.path.c_str(), n);
     }
   }
+  if (format < 3) {
+    // The permanent (source, id) keys become the dedupe window, each remembered at its
+    // shard's watermark (the event's own time is not in the key: this keeps every pair for a
+    // full horizon from now, never less); payment records are rewritten as version 2.
+    size_t pairs = 0, payments = 0;
+    std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kDedupe)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view k(it->key().data(), it->key().size());
+      if (k.size() < 5) continue;
+      const uint32_t shard = static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + std::string(k.substr(0, 4))));
+      Reader r(k.substr(4));
+      const std::string source = r.Str();
+      if (!r.ok()) continue;
+      const std::string_view id = k.substr(k.size() - r.remaining());
+      auto wm = watermarks_.find(shard);
+      dedupe_->Remember(shard, source, id, wm == watermarks_.end() ? kTimeMin : wm->second);
+      wb.Delete(store_->cf(Table::kDedupe), it->key());
+      ++pairs;
+    }
+    if (!it->status().ok()) return Err("format upgrade: " + it->status().ToString());
+    it.reset(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kPayments)));
+    PaymentRecord p;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!PaymentRecord::Decode(std::string_view(it->value().data(), it->value().size()), &p)) continue;
+      wb.Put(store_->cf(Table::kPayments), it->key(), p.Encode());
+      ++payments;
+    }
+    if (!it->status().ok()) return Err("format upgrade: " + it->status().ToString());
+    dedupe_->Stage(&wb, store_->meta(), watermarks_);
+    std::fprintf(stderr,
+                 "x402rec: %s: state format %d -> 3: %zu dedupe keys moved to the dedupe window, %zu payment "
+                 "records rewritten\n",
+                 opts_.store.path.c_str(), format, pairs, payments);
+  }
   wb.Put(store_->meta(), kFormatKey, std::to_string(kFormat));
   return store_->WriteAtOpen(&wb);
 }
@@ -207,6 +246,7 @@ Status Engine::DropShard(uint32_t shard, const std::vector<std::string>& meta_ke
   }
   for (const auto& k : meta_keys) wb.Delete(store_->meta(), k);
   wb.Delete(store_->meta(), WatermarkKey(shard));
+  dedupe_->DropShard(shard, &wb, store_->meta());
   state_->Discard();
   timers_->DropShard(shard);
   watermarks_.erase(shard);
@@ -315,17 +355,15 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
   // not depend on where batch boundaries fall (a live run vs a replay, a crash and restart).
   FireTimers(rec.shard);
   state_->SetShard(rec.shard);
-  dedupe_key_.clear();
-  Writer w(&dedupe_key_);
-  w.Str(event_.source);
-  dedupe_key_.append(event_.id);
-  std::string scratch;
-  if (state_->Get(Table::kDedupe, dedupe_key_, &scratch)) {
-    ++stats_.duplicates;
-    if (opts_.observer) opts_.observer->OnDuplicate(event_.type);
-    return;
+  {
+    auto w = watermarks_.find(rec.shard);
+    if (dedupe_->CheckAndRemember(rec.shard, event_.source, event_.id, event_.time,
+                                  w == watermarks_.end() ? kTimeMin : w->second)) {
+      ++stats_.duplicates;
+      if (opts_.observer) opts_.observer->OnDuplicate(event_.type);
+      return;
+    }
   }
-  state_->Put(Table::kDedupe, dedupe_key_, {});
   Touch(rec.shard, event_.time);
   ApplyContext ctx = Context(watermarks_[rec.shard], event_.time);
   projections_->Apply(event_, ctx);
@@ -371,6 +409,7 @@ Status Engine::Commit(const Positions& positions) {
   if (opts_.vendor_facts) opts_.vendor_facts->Stage(&wb, store_->meta());
   state_->Flush(&wb);
   timers_->Flush(&wb);
+  dedupe_->Stage(&wb, store_->meta(), watermarks_);
   for (const auto& [k, v] : positions) wb.Put(store_->meta(), k, v);
   for (uint32_t shard : touched_shards_) {
     std::string v;

@@ -19,6 +19,7 @@
 #include "connectors/deadletter_sink.h"
 #include "connectors/event_source.h"
 #include "engine/batch_state.h"
+#include "engine/dedupe_window.h"
 #include "engine/rocksdb_store.h"
 #include "engine/timer_index.h"
 #include "engine/vendor_facts.h"
@@ -126,6 +127,7 @@ class Engine {
   std::string Digest();
 
   const EngineStats& stats() const { return stats_; }
+  const DedupeWindow& dedupe_window() const { return *dedupe_; }
   std::map<uint32_t, TimeMs> watermarks() const { return watermarks_; }
   RocksStore* store() { return store_.get(); }
   const ProjectionConfig& config() const { return opts_.projections; }
@@ -159,12 +161,12 @@ class Engine {
   Event event_;
   std::map<uint32_t, TimeMs> watermarks_;
   std::unique_ptr<TimerIndex> timers_;
+  std::unique_ptr<DedupeWindow> dedupe_;
   std::vector<uint32_t> touched_shards_;
   std::vector<OutboxEntry> pending_outbox_;
   uint64_t outbox_seq_ = 0;
   size_t last_commit_bytes_ = 0;  // size of the last commit's WriteBatch
   EngineStats stats_;
-  std::string dedupe_key_;
   uint32_t sample_counter_ = 0;
 };
 

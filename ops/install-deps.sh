@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential g++ clang cmake ninja-build pkg-config git
-  librdkafka-dev librocksdb-dev libsimdjson-dev prometheus-cpp-dev
+  librdkafka-dev librocksdb-dev libsimdjson-dev libxxhash-dev prometheus-cpp-dev
   libtomlplusplus-dev libssl-dev libboost-dev libboost-system-dev
   libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libbz2-dev

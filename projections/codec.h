@@ -80,6 +80,7 @@ class Reader {
     return Amount{(u128(hi) << 64) | lo};
   }
   bool Bool() { return U8() != 0; }
+  size_t remaining() const { return static_cast<size_t>(end_ - p_); }
 
  private:
   uint8_t Fail() {

@@ -32,6 +32,9 @@ struct ProjectionConfig {
   std::vector<uint32_t> budget_thresholds_pct = {80, 90, 95};  // 95+ is critical
   uint32_t budget_critical_pct = 95;
 
+  // EVENTS.md section 1: a repeated (source, id) is a duplicate while the first one's time is
+  // within this many seconds of the shard's watermark; 0 remembers nothing.
+  int64_t dedupe_horizon_s = 604800;
   int64_t stale_after_s = 900;
   int64_t chain_grace_s = 600;
   int64_t confirmation_timeout_s = 1800;

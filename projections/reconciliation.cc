@@ -162,12 +162,8 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
       p.settled_amount = e.amount;
       break;
     case EventType::kPaymentFailed: {
-      p.failures += 1;
       FailureRef f{ref, e.reason};
-      auto pos = std::lower_bound(p.failure_refs.begin(), p.failure_refs.end(), f,
-                                  [](const FailureRef& a, const FailureRef& b) { return a.ref < b.ref; });
-      if (pos == p.failure_refs.end() || !(pos->ref == f.ref)) p.failure_refs.insert(pos, f);
-      if (p.failure_refs.size() > kMaxFailureRefs) p.failure_refs.pop_back();  // keep the earliest
+      p.AddFailure(f);
       if (p.has_auth) VendorFailed(p.vendor, f, p.agent, ctx);
       if (p.failed && !(ref < p.fail_ref)) break;
       p.failed = true;

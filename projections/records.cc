@@ -1,5 +1,7 @@
 #include "projections/records.h"
 
+#include <algorithm>
+
 #include "projections/codec.h"
 
 namespace x402 {
@@ -64,11 +66,50 @@ bool AgentRecord::Decode(std::string_view bytes, AgentRecord* a) {
   return r.ok();
 }
 
+uint64_t FailureFingerprint(const EventRef& ref) {
+  uint64_t h = 14695981039346656037ull;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;  // separator: ("ab","c") != ("a","bc")
+    h *= 1099511628211ull;
+  };
+  const std::string t = std::to_string(ref.time.ms);
+  mix(t);
+  mix(ref.source);
+  mix(ref.id);
+  return h;
+}
+
+bool PaymentRecord::AddFailure(const FailureRef& f) {
+  auto pos = std::lower_bound(failure_refs.begin(), failure_refs.end(), f,
+                              [](const FailureRef& a, const FailureRef& b) { return a.ref < b.ref; });
+  if (pos != failure_refs.end() && pos->ref == f.ref) return false;
+  if (failure_refs.size() >= kMaxFailureRefs && pos == failure_refs.end()) {
+    // Later than every kept one: count it by fingerprint.
+    const uint64_t fp = FailureFingerprint(f.ref);
+    auto q = std::lower_bound(failure_fps.begin(), failure_fps.end(), fp);
+    if (q != failure_fps.end() && *q == fp) return false;
+    failure_fps.insert(q, fp);
+    return true;
+  }
+  failure_refs.insert(pos, f);
+  if (failure_refs.size() > kMaxFailureRefs) {  // keep the earliest; the last one is counted by fingerprint
+    const uint64_t fp = FailureFingerprint(failure_refs.back().ref);
+    failure_refs.pop_back();
+    auto q = std::lower_bound(failure_fps.begin(), failure_fps.end(), fp);
+    if (q == failure_fps.end() || *q != fp) failure_fps.insert(q, fp);
+  }
+  return true;
+}
+
 std::string PaymentRecord::Encode() const {
   std::string out;
   out.reserve(256);
   Writer w(&out);
-  w.U8(1);
+  w.U8(2);
   w.Str(agent);
   w.Bool(has_auth);
   if (has_auth) {
@@ -98,12 +139,14 @@ std::string PaymentRecord::Encode() const {
     w.Str(fail_reason);
     w.Str(fail_tx_hash);
   }
-  w.Var(failures);
+  w.Var(failures_untracked);
   w.Var(failure_refs.size());
   for (const auto& f : failure_refs) {
     PutRef(w, f.ref);
     w.Str(f.reason);
   }
+  w.Var(failure_fps.size());
+  for (uint64_t fp : failure_fps) w.Var(fp);
   w.Bool(cancelled);
   if (cancelled) PutRef(w, cancel_ref);
   w.U8(static_cast<uint8_t>(contribution));
@@ -115,7 +158,9 @@ std::string PaymentRecord::Encode() const {
 
 bool PaymentRecord::Decode(std::string_view bytes, PaymentRecord* p) {
   Reader r(bytes);
-  if (r.U8() != 1) return false;
+  // Version 1 (state format 2) kept a plain failure count; version 2 fingerprints them.
+  const uint8_t version = r.U8();
+  if (version != 1 && version != 2) return false;
   *p = PaymentRecord();
   p->agent = r.Str();
   p->has_auth = r.Bool();
@@ -146,13 +191,20 @@ bool PaymentRecord::Decode(std::string_view bytes, PaymentRecord* p) {
     p->fail_reason = r.Str();
     p->fail_tx_hash = r.Str();
   }
-  p->failures = static_cast<uint32_t>(r.Var());
+  const uint64_t counted = r.Var();
   uint64_t nf = r.Var();
   for (uint64_t i = 0; i < nf && r.ok(); ++i) {
     FailureRef f;
     f.ref = GetRef(r);
     f.reason = r.Str();
     p->failure_refs.push_back(std::move(f));
+  }
+  if (version == 1) {
+    p->failures_untracked = counted > nf ? static_cast<uint32_t>(counted - nf) : 0;
+  } else {
+    p->failures_untracked = static_cast<uint32_t>(counted);
+    const uint64_t nfp = r.Var();
+    for (uint64_t i = 0; i < nfp && r.ok(); ++i) p->failure_fps.push_back(r.Var());
   }
   p->cancelled = r.Bool();
   if (p->cancelled) p->cancel_ref = GetRef(r);

@@ -69,8 +69,18 @@ struct PaymentRecord {
   bool failed = false;
   EventRef fail_ref;
   std::string fail_reason, fail_tx_hash;
-  uint32_t failures = 0;
-  std::vector<FailureRef> failure_refs;  // every failure event (capped at kMaxFailureRefs)
+  std::vector<FailureRef> failure_refs;  // the earliest kMaxFailureRefs failure events
+  // Fingerprints (FailureFingerprint) of the failure events past the first kMaxFailureRefs,
+  // sorted, so that a repeat of any failure is counted once (EVENTS.md: merges are idempotent).
+  std::vector<uint64_t> failure_fps;
+  uint32_t failures_untracked = 0;  // counted by a format-2 store, not fingerprinted
+
+  // Distinct payment.failed events seen for this payment.
+  uint32_t Failures() const {
+    return static_cast<uint32_t>(failure_refs.size() + failure_fps.size()) + failures_untracked;
+  }
+  // Adds a failure event; false if it was already counted.
+  bool AddFailure(const FailureRef& f);
   bool cancelled = false;
   EventRef cancel_ref;
   // Derived and applied.
@@ -89,6 +99,8 @@ struct PaymentRecord {
   static bool Decode(std::string_view bytes, PaymentRecord* out);
 };
 inline constexpr size_t kMaxFailureRefs = 64;
+// A 64-bit fingerprint of an event ref (FNV-1a over time, source, id).
+uint64_t FailureFingerprint(const EventRef& ref);
 inline constexpr uint8_t kMatchNone = 0, kMatchPending = 1, kMatched = 2, kDiscrepant = 3;
 
 // One observation of an on-chain log, merged as a join-semilattice (EVENTS.md section 3):

@@ -25,6 +25,7 @@ std::string_view TableName(Table t) {
 
 bool TableInDigest(Table t) {
   switch (t) {
+    case Table::kDedupe:  // empty since state format 3 (engine/dedupe_window.h)
     case Table::kAgentPayments:
     case Table::kTxHashIndex:
     case Table::kWalletOut:

@@ -20,7 +20,7 @@ namespace x402 {
 
 // Column families of projection state. Their key layouts are documented in engine/README.md.
 enum class Table : uint8_t {
-  kDedupe = 0,     // (source, id) of every applied event
+  kDedupe = 0,     // format 2: (source, id) of every applied event; empty since format 3
   kAgents,         // agent -> limits history
   kPayments,       // payment_id -> PaymentRecord
   kBuckets,        // agent|D|YYYY-MM-DD, agent|M|YYYY-MM -> BucketRecord

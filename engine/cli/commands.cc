@@ -52,6 +52,8 @@ struct FlagSpec {
 constexpr FlagSpec kProjectionFlags[] = {
     {"config", "FILE", "TOML configuration file (see ops/config/x402rec.example.toml)"},
     {"stale-after", "SECONDS", "authorization.stale after this long pending (default 900)"},
+    {"dedupe-horizon", "SECONDS",
+     "a repeated (source, id) within this much event time is a duplicate; 0 remembers none (default 604800)"},
     {"chain-grace", "SECONDS", "wait for the chain this long before missing/unrecorded (default 600)"},
     {"confirmation-timeout", "SECONDS", "recon.unconfirmed after this long (default 1800)"},
     {"amount-tolerance-bps", "BPS", "amount mismatch tolerance in basis points (default 0)"},
@@ -82,6 +84,7 @@ Status LoadSettings(const Flags& f, FileSettings* s) {
     uint64_t max;
   };
   for (const IntFlag& i : {IntFlag{"stale-after", &p.stale_after_s, 365ull * 86400},
+                           IntFlag{"dedupe-horizon", &p.dedupe_horizon_s, 365ull * 86400},
                            IntFlag{"chain-grace", &p.chain_grace_s, 365ull * 86400},
                            IntFlag{"confirmation-timeout", &p.confirmation_timeout_s, 365ull * 86400}}) {
     if (!f.Has(i.name)) continue;

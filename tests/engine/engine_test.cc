@@ -220,6 +220,22 @@ TEST(EngineFormatTest, AFormatOneStoreIsConvertedOnOpenAndResumesToTheSameState)
       ASSERT_TRUE(r.ok());
       ASSERT_TRUE(wb.Delete(cf, k).ok());
     }
+    // Formats 1 and 2 kept every (source, id) as a key of the dedupe table, not in segments.
+    std::unique_ptr<rocksdb::Iterator> m((*store)->db()->NewIterator(rocksdb::ReadOptions(), (*store)->meta()));
+    for (m->Seek("dd|"); m->Valid() && m->key().starts_with("dd|"); m->Next()) {
+      ASSERT_TRUE(wb.Delete((*store)->meta(), m->key()).ok());
+    }
+    std::ifstream in(first);
+    for (std::string line; std::getline(in, line);) {
+      auto field = [&](const std::string& name) {
+        const size_t at = line.find("\"" + name + "\":\"") + name.size() + 4;
+        return line.substr(at, line.find('"', at) - at);
+      };
+      std::string key(4, '\0');
+      Writer(&key).Str(field("source"));
+      key += field("id");
+      ASSERT_TRUE(wb.Put((*store)->cf(Table::kDedupe), key, "").ok());
+    }
     ASSERT_TRUE(wb.Delete((*store)->meta(), "format").ok());
     ASSERT_TRUE((*store)->Write(&wb).ok());
   }
@@ -251,7 +267,19 @@ TEST(EngineFormatTest, AFormatOneStoreIsConvertedOnOpenAndResumesToTheSameState)
     }
     std::string v;
     EXPECT_TRUE((*store)->Get((*store)->meta(), "format", &v));
-    EXPECT_EQ(v, "2");
+    EXPECT_EQ(v, "3");
+    std::unique_ptr<rocksdb::Iterator> d(
+        (*store)->db()->NewIterator(rocksdb::ReadOptions(), (*store)->cf(Table::kDedupe)));
+    d->SeekToFirst();
+    EXPECT_FALSE(d->Valid()) << "format 3 keeps no dedupe keys";
+  }
+  // The converted pairs are remembered: the first half again is all duplicates.
+  {
+    EngineOptions o;
+    o.store.path = old;
+    auto e = Engine::Open(o);
+    ASSERT_TRUE(e) << e.error();
+    EXPECT_GE((*e)->dedupe_window().remembered(), 20000u);
   }
 }
 
@@ -269,14 +297,14 @@ TEST(EngineFormatTest, AStoreFromANewerBuildIsRefusedWithTheReason) {
     auto store = RocksStore::Open(so);
     ASSERT_TRUE(store) << store.error();
     rocksdb::WriteBatch wb;
-    ASSERT_TRUE(wb.Put((*store)->meta(), "format", "3").ok());
+    ASSERT_TRUE(wb.Put((*store)->meta(), "format", "4").ok());
     ASSERT_TRUE((*store)->Write(&wb).ok());
   }
   EngineOptions o;
   o.store.path = dir;
   auto e = Engine::Open(o);
   ASSERT_FALSE(e);
-  EXPECT_NE(e.error().find("state store format 3 is newer than this build reads (2)"),
+  EXPECT_NE(e.error().find("state store format 4 is newer than this build reads (3)"),
             std::string::npos)
       << e.error();
 }
