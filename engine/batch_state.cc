@@ -15,8 +15,57 @@ std::string BatchState::ShardPrefix(uint32_t shard) {
   return p;
 }
 
+void BatchState::WrittenFilter::Probe(const Level& l, uint64_t h, size_t* block,
+                                      uint64_t masks[8]) {
+  const size_t blocks = l.words.size() / 8;
+  *block = static_cast<size_t>((static_cast<unsigned __int128>(h) * blocks) >> 64);
+  uint64_t g = (h ^ (h >> 29)) * 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 8; ++i) masks[i] = 0;
+  for (int i = 0; i < 6; ++i) {
+    const unsigned bit = static_cast<unsigned>(g >> (64 - 9));  // 0..511
+    masks[bit >> 6] |= uint64_t(1) << (bit & 63);
+    g = g * 0xbf58476d1ce4e5b9ull + 0x94d049bb133111ebull;
+  }
+}
+
+void BatchState::WrittenFilter::Add(uint64_t h) {
+  if (levels_.empty() || levels_.back().count >= levels_.back().capacity) {
+    Level l;
+    l.capacity = levels_.empty() ? size_t(1) << 18 : levels_.back().capacity * 2;
+    l.words.assign((l.capacity * 10 / 512 + 1) * 8, 0);
+    levels_.push_back(std::move(l));
+  }
+  Level& l = levels_.back();
+  size_t b;
+  uint64_t m[8];
+  Probe(l, h, &b, m);
+  for (int i = 0; i < 8; ++i) l.words[b * 8 + i] |= m[i];
+  ++l.count;
+}
+
+bool BatchState::WrittenFilter::MayContain(uint64_t h) const {
+  for (const Level& l : levels_) {
+    size_t b;
+    uint64_t m[8];
+    Probe(l, h, &b, m);
+    bool all = true;
+    for (int i = 0; i < 8 && all; ++i) all = (l.words[b * 8 + i] & m[i]) == m[i];
+    if (all) return true;
+  }
+  return false;
+}
+
+size_t BatchState::WrittenFilter::bytes() const {
+  size_t n = 0;
+  for (const Level& l : levels_) n += l.words.size() * 8;
+  return n;
+}
+
 BatchState::BatchState(RocksStore* store, size_t cache_entries)
-    : store_(store), cap_(cache_entries), prefix_(ShardPrefix(0)) {
+    : store_(store),
+      filter_absent_(store->empty_at_open()),
+      cap_(cache_entries),
+      prefix_(ShardPrefix(0)) {
   // Small to start with: a table's index doubles as its entries grow (load factor at most
   // 1/2, so probes stay short) and keeps its size, so tables that hold few keys stay small.
   constexpr size_t kInitialSlots = 1024;  // a power of two, as every index size
@@ -98,7 +147,11 @@ bool BatchState::Get(Table t, std::string_view key, std::string* value) {
   Entry& s = c.entries[Touch(c, pk, &inserted)];
   // Unsynced: every key of a batch whose write may still be in flight is in this cache
   // (eviction spares the newest batch's entries: see Evict), so a miss is not in that write.
-  if (inserted) s.exists = store_->GetUnsynced(store_->cf(t), pk, &s.value);
+  if (inserted) {
+    s.exists = filter_absent_ && !written_[static_cast<int>(t)].MayContain(s.hash)
+                   ? false
+                   : store_->GetUnsynced(store_->cf(t), pk, &s.value);
+  }
   if (s.exists) *value = s.value;
   return s.exists;
 }
@@ -201,6 +254,7 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
         Entry& en = c.entries[e];
         if (en.exists) {
           batch->Put(cf, en.key, en.value);
+          if (filter_absent_) written_[i].Add(en.hash);
         } else {
           batch->Delete(cf, en.key);
         }
