@@ -244,7 +244,7 @@ void BatchState::ScanRange(Table t, std::string_view from, std::string_view to,
 void BatchState::Flush(rocksdb::WriteBatch* batch) {
   for (int i = 0; i < kTableCount; ++i) {
     TableCache& c = tables_[i];
-    if (!c.dirty.empty()) {
+    if (!c.dirty.empty() && !write_back_) {
       auto* cf = store_->cf(Table(i));
       // Sorted keys make the memtable inserts sequential (the skiplist reuses its splice),
       // several times cheaper than random-order inserts.
@@ -264,16 +264,20 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
       c.dirty_ordered.clear();
       c.ordered_upto = 0;
     }
-    if (c.live > cap_) Evict(c);
+    if (c.live > cap_) Evict(c, Table(i), batch);
   }
   ++batch_;
 }
 
-// Drops clean entries not used in the most recent batches until the cache is at half its
-// capacity (amortised: one pass per cap/2 insertions), then rebuilds the index. Entries
-// used in the batch just flushed (used == batch_) are never dropped: the cutoff is at most
-// batch_ and only entries strictly older go. RocksStore::GetUnsynced relies on this.
-void BatchState::Evict(TableCache& c) {
+// Drops entries not used in the most recent batches until the cache is at half its capacity
+// (amortised: one pass per cap/2 insertions), then rebuilds the index. Entries used in the
+// batch just flushed (used == batch_) are never dropped: the cutoff is at most batch_ and
+// only entries strictly older go. RocksStore::GetUnsynced relies on this.
+//
+// Write-back: an old entry with a pending write is spilled instead, its write added to
+// `batch` (sorted), and it stays cached as a clean entry of this batch until a later pass,
+// since its write is in flight until the next commit has waited for it.
+void BatchState::Evict(TableCache& c, Table t, rocksdb::WriteBatch* batch) {
   std::vector<uint64_t> ages;
   ages.reserve(c.live);
   for (const Entry& en : c.entries) {
@@ -282,16 +286,62 @@ void BatchState::Evict(TableCache& c) {
   auto mid = ages.begin() + static_cast<std::ptrdiff_t>(ages.size() - cap_ / 2);
   std::nth_element(ages.begin(), mid, ages.end());
   const uint64_t cutoff = *mid;
+  std::vector<uint32_t> spill;
   for (size_t e = 0; e < c.entries.size(); ++e) {
     Entry& en = c.entries[e];
-    if (!en.live || en.dirty || en.used >= cutoff) continue;
+    if (!en.live || en.used >= cutoff) continue;
+    if (en.dirty) {
+      spill.push_back(static_cast<uint32_t>(e));
+      continue;
+    }
     en.live = false;
     std::string().swap(en.key);  // give the memory back: the cache's size is the bound
     std::string().swap(en.value);
     c.free.push_back(static_cast<uint32_t>(e));
     --c.live;
   }
+  if (!spill.empty()) {
+    std::sort(spill.begin(), spill.end(), [&c](uint32_t a, uint32_t b) { return c.entries[a].key < c.entries[b].key; });
+    auto* cf = store_->cf(t);
+    const int ti = static_cast<int>(t);
+    for (uint32_t e : spill) {
+      Entry& en = c.entries[e];
+      if (en.exists) {
+        batch->Put(cf, en.key, en.value);
+        if (filter_absent_) written_[ti].Add(en.hash);
+      } else if (!filter_absent_ || written_[ti].MayContain(en.hash)) {
+        batch->Delete(cf, en.key);
+      }
+      en.dirty = false;
+      en.used = batch_;
+    }
+    std::erase_if(c.dirty, [&c](uint32_t e) { return !c.entries[e].dirty; });
+    c.dirty_ordered.clear();
+    c.ordered_upto = 0;
+  }
   Rebuild(c, c.index.size());
+}
+
+void BatchState::ForEachMerged(Table t, const std::function<void(std::string_view, std::string_view)>& fn) {
+  TableCache& c = tables_[static_cast<int>(t)];
+  std::vector<uint32_t> pending(c.dirty);
+  std::sort(pending.begin(), pending.end(), [&c](uint32_t a, uint32_t b) { return c.entries[a].key < c.entries[b].key; });
+  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(t)));
+  it->SeekToFirst();
+  size_t p = 0;
+  while (true) {
+    const bool has_db = it->Valid(), has_p = p < pending.size();
+    if (!has_db && !has_p) break;
+    int cmp = !has_db ? 1 : !has_p ? -1 : it->key().compare(rocksdb::Slice(c.entries[pending[p]].key));
+    if (cmp < 0) {
+      fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size()));
+      it->Next();
+      continue;
+    }
+    const Entry& en = c.entries[pending[p++]];
+    if (cmp == 0) it->Next();
+    if (en.exists) fn(en.key, en.value);
+  }
 }
 
 void BatchState::Discard() {

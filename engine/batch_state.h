@@ -37,8 +37,18 @@ class BatchState final : public StateView {
   void ScanRange(Table t, std::string_view from, std::string_view to,
                  const std::function<bool(std::string_view, std::string_view)>& fn);
 
-  // Moves every pending write into `batch` and marks it clean.
+  // Write-through (the default): Flush moves every pending write into `batch` and marks it
+  // clean. Write-back (replay into a throw-away store): pending writes stay in the cache
+  // across commits and reach `batch` only when eviction spills them, so RocksDB sees each
+  // record once when it goes cold instead of once per batch that touched it; the state is
+  // then the cache merged over the store (ForEachMerged), not the store alone.
+  void SetWriteBack(bool on) { write_back_ = on; }
+  bool write_back() const { return write_back_; }
   void Flush(rocksdb::WriteBatch* batch);
+  // Visits every entry of table `t`, every shard, in physical-key order: the cache's pending
+  // writes merged over the store (a pending delete hides the stored entry). Keys are
+  // physical (shard included). `fn` must not call back into this BatchState.
+  void ForEachMerged(Table t, const std::function<void(std::string_view, std::string_view)>& fn);
   // Forgets pending writes (after a failed commit) and the clean cache.
   void Discard();
 
@@ -89,7 +99,7 @@ class BatchState final : public StateView {
   // The entry for physical key `pk`, created (not existing, clean) if absent.
   uint32_t Touch(TableCache& c, const std::string& pk, bool* inserted);
   void Rebuild(TableCache& c, size_t slots);
-  void Evict(TableCache& c);
+  void Evict(TableCache& c, Table t, rocksdb::WriteBatch* batch);
   void RangeMerge(Table t, const std::string& lo, const std::string& hi,
                   const std::function<bool(std::string_view, std::string_view)>& fn);
 
@@ -114,6 +124,7 @@ class BatchState final : public StateView {
 
   RocksStore* store_;
   bool filter_absent_;  // the store was empty at open: WrittenFilter answers for it
+  bool write_back_ = false;
   WrittenFilter written_[kTableCount];
   size_t cap_;
   uint32_t shard_ = 0;

@@ -132,18 +132,22 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions opts) {
   std::unique_ptr<Engine> e(new Engine(std::move(opts)));
   e->store_ = std::move(*store);
   e->state_ = std::make_unique<BatchState>(e->store_.get(), e->opts_.cache_entries);
+  e->state_->SetWriteBack(e->opts_.write_back);
   e->projections_ = std::make_unique<Projections>(&e->opts_.projections);
   e->timers_ = std::make_unique<TimerIndex>(e->store_.get());
   e->timers_->Load();
   e->ledger_ = std::make_unique<FindingLedger>(
-      e->state_.get(), [eng = e.get()](const Finding& f, bool opened) { eng->OnTransition(f, opened); });
+      e->state_.get(),
+      [eng = e.get()](const Finding& f, bool opened) { eng->OnTransition(f, opened); });
   // Restore clocks, counters and the outbox sequence.
   std::string v;
   if (e->store_->Get(e->store_->meta(), kStatsKey, &v)) e->stats_ = EngineStats::Decode(v);
   if (e->store_->Get(e->store_->meta(), kOutboxSeqKey, &v)) e->outbox_seq_ = GetBigEndian64(v);
-  std::unique_ptr<rocksdb::Iterator> it(e->store_->db()->NewIterator(rocksdb::ReadOptions(), e->store_->meta()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      e->store_->db()->NewIterator(rocksdb::ReadOptions(), e->store_->meta()));
   for (it->Seek("wm|"); it->Valid() && it->key().starts_with("wm|"); it->Next()) {
-    uint32_t shard = static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + it->key().ToString().substr(3)));
+    uint32_t shard = static_cast<uint32_t>(
+        GetBigEndian64(std::string(4, '\0') + it->key().ToString().substr(3)));
     e->watermarks_[shard] = TimeMs{static_cast<int64_t>(GetBigEndian64(it->value().ToString()))};
   }
   e->dedupe_ = std::make_unique<DedupeWindow>(e->opts_.projections.dedupe_horizon_s * 1000);
@@ -191,12 +195,14 @@ Status Engine::UpgradeFormat() {
     // The permanent (source, id) keys become the dedupe window, each remembered at its
     // shard's watermark (the event's own time is not in the key: this keeps every pair for a
     // full horizon from now, never less); payment records are rewritten as version 2.
-    size_t pairs = 0, payments = 0;
-    std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kDedupe)));
+    size_t pairs = 0, rewritten = 0;
+    std::unique_ptr<rocksdb::Iterator> it(
+        store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kDedupe)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       const std::string_view k(it->key().data(), it->key().size());
       if (k.size() < 5) continue;
-      const uint32_t shard = static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + std::string(k.substr(0, 4))));
+      const uint32_t shard =
+          static_cast<uint32_t>(GetBigEndian64(std::string(4, '\0') + std::string(k.substr(0, 4))));
       Reader r(k.substr(4));
       const std::string source = r.Str();
       if (!r.ok()) continue;
@@ -207,19 +213,55 @@ Status Engine::UpgradeFormat() {
       ++pairs;
     }
     if (!it->status().ok()) return Err("format upgrade: " + it->status().ToString());
-    it.reset(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kPayments)));
-    PaymentRecord p;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (!PaymentRecord::Decode(std::string_view(it->value().data(), it->value().size()), &p)) continue;
-      wb.Put(store_->cf(Table::kPayments), it->key(), p.Encode());
-      ++payments;
+    // Records whose encoding changed: payments (failures fingerprinted), and the chain log
+    // state of authorizations and transactions (per block).
+    auto rewrite = [&](Table t, auto decode_encode) -> Status {
+      it.reset(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(t)));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        std::string out;
+        if (!decode_encode(std::string_view(it->value().data(), it->value().size()), &out))
+          continue;
+        wb.Put(store_->cf(t), it->key(), out);
+        ++rewritten;
+      }
+      return it->status().ok() ? Status::Ok() : Err("format upgrade: " + it->status().ToString());
+    };
+    if (Status st = rewrite(Table::kPayments,
+                            [](std::string_view v, std::string* out) {
+                              PaymentRecord r;
+                              if (!PaymentRecord::Decode(v, &r)) return false;
+                              *out = r.Encode();
+                              return true;
+                            });
+        !st.ok()) {
+      return st;
     }
-    if (!it->status().ok()) return Err("format upgrade: " + it->status().ToString());
+    if (Status st = rewrite(Table::kAuths,
+                            [](std::string_view v, std::string* out) {
+                              AuthRecord r;
+                              if (!AuthRecord::Decode(v, &r)) return false;
+                              *out = r.Encode();
+                              return true;
+                            });
+        !st.ok()) {
+      return st;
+    }
+    if (Status st = rewrite(Table::kTxs,
+                            [](std::string_view v, std::string* out) {
+                              TxRecord r;
+                              if (!TxRecord::Decode(v, &r)) return false;
+                              *out = r.Encode();
+                              return true;
+                            });
+        !st.ok()) {
+      return st;
+    }
     dedupe_->Stage(&wb, store_->meta(), watermarks_);
     std::fprintf(stderr,
-                 "x402rec: %s: state format %d -> 3: %zu dedupe keys moved to the dedupe window, %zu payment "
-                 "records rewritten\n",
-                 opts_.store.path.c_str(), format, pairs, payments);
+                 "x402rec: %s: state format %d -> 3: %zu dedupe keys moved to the dedupe window, "
+                 "%zu records "
+                 "rewritten\n",
+                 opts_.store.path.c_str(), format, pairs, rewritten);
   }
   wb.Put(store_->meta(), kFormatKey, std::to_string(kFormat));
   return store_->WriteAtOpen(&wb);
@@ -278,11 +320,15 @@ void Engine::Unschedule(TimeMs deadline, TimerKind kind, std::string_view key) {
 }
 
 ApplyContext Engine::Context(TimeMs watermark, TimeMs now) {
-  ApplyContext ctx{state_.get(), ledger_.get(), watermark, now,
+  ApplyContext ctx{state_.get(),
+                   ledger_.get(),
+                   watermark,
+                   now,
                    [this](TimeMs d, TimerKind k, std::string_view key) { Schedule(d, k, key); },
                    [this](TimeMs d, TimerKind k, std::string_view key) { Unschedule(d, k, key); },
                    nullptr};
-  if (opts_.vendor_facts) ctx.emit_vendor_fact = [sink = opts_.vendor_facts](const VendorFact& f) { sink->Add(f); };
+  if (opts_.vendor_facts)
+    ctx.emit_vendor_fact = [sink = opts_.vendor_facts](const VendorFact& f) { sink->Add(f); };
   return ctx;
 }
 
@@ -297,8 +343,9 @@ void Engine::Touch(uint32_t shard, TimeMs t) {
 // A vendor fact from the re-keyed stream: no dedupe (applying one is idempotent), no timers.
 void Engine::ApplyVendorFactRecord(const SourceRecord& rec) {
   VendorFact fact;
-  Status st = rec.oversize ? Err("vendor fact: " + std::to_string(rec.length) + " bytes is oversize")
-                           : DecodeVendorFact(rec.bytes, &fact);
+  Status st = rec.oversize
+                  ? Err("vendor fact: " + std::to_string(rec.length) + " bytes is oversize")
+                  : DecodeVendorFact(rec.bytes, &fact);
   if (!st.ok()) {
     ++stats_.dead_letters;
     if (opts_.dead_letters) opts_.dead_letters->Write(rec, st.error());
@@ -322,8 +369,9 @@ void Engine::ApplyRecord(const SourceRecord& rec) {
   if (rec.oversize) {
     ++stats_.dead_letters;
     if (opts_.dead_letters) {
-      opts_.dead_letters->Write(rec, "event: " + std::to_string(rec.length) + " bytes exceeds the " +
-                                         std::to_string(kMaxEventBytes) + "-byte limit");
+      opts_.dead_letters->Write(rec, "event: " + std::to_string(rec.length) +
+                                         " bytes exceeds the " + std::to_string(kMaxEventBytes) +
+                                         "-byte limit");
     }
     if (opts_.observer) opts_.observer->OnDeadLetter(DeadLetterClass::kOversize);
     return;
@@ -383,7 +431,8 @@ void Engine::FireTimers(uint32_t shard) {
     if (k.size() < 9) continue;
     const TimeMs deadline{static_cast<int64_t>(GetBigEndian64(k) ^ (uint64_t(1) << 63))};
     ctx.now = deadline;
-    projections_->OnTimer(TimerKind(static_cast<uint8_t>(k[8])), std::string_view(k).substr(9), deadline, ctx);
+    projections_->OnTimer(TimerKind(static_cast<uint8_t>(k[8])), std::string_view(k).substr(9),
+                          deadline, ctx);
   }
 }
 
@@ -485,27 +534,24 @@ std::string Engine::Digest() {
   for (int i = 0; i < kTableCount; ++i) {
     const Table t = Table(i);
     if (!TableInDigest(t)) continue;
-    std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(t)));
     put(TableName(t));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      put(std::string_view(it->key().data(), it->key().size()));
-      put(std::string_view(it->value().data(), it->value().size()));
-    }
+    ForEachEntry(t, [&](std::string_view k, std::string_view v) {
+      put(k);
+      put(v);
+    });
   }
   put("open_findings");
   {
-    std::unique_ptr<rocksdb::Iterator> it(
-        store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kFindings)));
     Finding f;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (!Finding::Decode(std::string_view(it->value().data(), it->value().size()), &f) || !f.open) continue;
-      put(std::string_view(it->key().data(), 4));  // shard
+    ForEachEntry(Table::kFindings, [&](std::string_view k, std::string_view v) {
+      if (!Finding::Decode(v, &f) || !f.open) return;
+      put(k.substr(0, 4));  // shard
       put(f.finding_id);
       put(FindingKindName(f.kind));
       put(f.key);
       put(SeverityName(f.severity));
       put(f.agent_id);
-    }
+    });
   }
   put("watermarks");
   for (const auto& [shard, wm] : watermarks_) {
@@ -515,22 +561,33 @@ std::string Engine::Digest() {
   return h.FinalHex();
 }
 
+void Engine::ForEachEntry(Table t,
+                          const std::function<void(std::string_view, std::string_view)>& fn) {
+  state_->ForEachMerged(t, fn);
+}
+
+Status Engine::WriteBackAll() {
+  if (!state_->write_back()) return Status::Ok();
+  state_->SetWriteBack(false);
+  return Commit({});
+}
+
 void Engine::ForEachFinding(const std::function<void(const Finding&)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(
-      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kFindings)));
   Finding f;
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (Finding::Decode(std::string_view(it->value().data(), it->value().size()), &f)) fn(f);
-  }
+  ForEachEntry(Table::kFindings, [&](std::string_view, std::string_view v) {
+    if (Finding::Decode(v, &f)) fn(f);
+  });
 }
 
 void Engine::ForEachOutbox(uint64_t from_seq, const std::function<bool(const OutboxEntry&)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->outbox()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->outbox()));
   std::string k;
   PutBigEndian64(&k, from_seq);
   OutboxEntry e;
   for (it->Seek(k); it->Valid(); it->Next()) {
-    if (!OutboxEntry::Decode(std::string_view(it->value().data(), it->value().size()), &e)) continue;
+    if (!OutboxEntry::Decode(std::string_view(it->value().data(), it->value().size()), &e))
+      continue;
     e.seq = GetBigEndian64(std::string_view(it->key().data(), it->key().size()));
     if (!fn(e)) return;
   }

@@ -78,6 +78,10 @@ struct EngineOptions {
   // reader of the store waits for it, but a caller acting outside the store on a commit
   // (exiting, reporting it done) calls Sync() first. engine/README.md, "Overlapped commits".
   bool async_commit = false;
+  // Projection state stays in BatchState's cache across commits and reaches RocksDB only when
+  // evicted (BatchState::SetWriteBack): for a replay into a throw-away store. Readers of the
+  // state then go through ForEachEntry, never the store alone; WriteBackAll() writes it all.
+  bool write_back = false;
 };
 
 struct EngineStats {
@@ -133,6 +137,11 @@ class Engine {
   const ProjectionConfig& config() const { return opts_.projections; }
   uint64_t outbox_next_seq() const { return outbox_seq_; }
 
+  // Visits every entry of a projection table (all shards, physical keys, key order), with
+  // the write-back cache merged over the store. REQUIRES: no batch in flight.
+  void ForEachEntry(Table t, const std::function<void(std::string_view key, std::string_view value)>& fn);
+  // Write-back mode: writes every cached pending write and commits (replay --state-dir).
+  Status WriteBackAll();
   // Visits every stored finding (open and resolved) of every shard.
   void ForEachFinding(const std::function<void(const Finding&)>& fn);
   // Visits outbox entries in sequence order from `from_seq`, until fn returns false.

@@ -104,10 +104,12 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
   // What the record said before, so index entries can be moved.
   const bool had_auth = p.has_auth;
   const std::string old_auth_key = had_auth ? p.AuthKey() : std::string();
-  const std::string old_claim_tx = had_auth && p.settled ? TxKey(p.network, p.tx_hash) : std::string();
+  const std::string old_claim_tx =
+      had_auth && p.settled ? TxKey(p.network, p.tx_hash) : std::string();
   const TimeMs old_claim_time = p.settle_ref.time;
-  const std::string old_fail_tx =
-      had_auth && p.failed && !p.fail_tx_hash.empty() ? TxKey(p.network, p.fail_tx_hash) : std::string();
+  const std::string old_fail_tx = had_auth && p.failed && !p.fail_tx_hash.empty()
+                                      ? TxKey(p.network, p.fail_tx_hash)
+                                      : std::string();
   bool auth_changed = false, settle_changed = false;
   std::vector<std::string> bare_hashes;  // settlement claims by bare hash that changed
 
@@ -177,7 +179,8 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
       p.cancelled = true;
       p.cancel_ref = ref;
       break;
-    default: return;
+    default:
+      return;
   }
   ctx.state->Put(Table::kPayments, id, p.Encode());
 
@@ -185,7 +188,8 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
   if (p.has_auth && auth_changed) {
     for (const auto& f : p.failure_refs) VendorFailed(p.vendor, f, p.agent, ctx);
   }
-  if (p.has_auth && p.settled && (auth_changed || settle_changed)) VendorSettled(p.vendor, p.max_settle_time, ctx);
+  if (p.has_auth && p.settled && (auth_changed || settle_changed))
+    VendorSettled(p.vendor, p.max_settle_time, ctx);
 
   // A settlement claims the transfers of its transaction even before its authorization (and
   // so its network) is known: re-examine that hash on every network it was seen on.
@@ -201,7 +205,8 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
   }
   const std::string auth_key = p.AuthKey();
   const std::string claim_tx = p.settled ? TxKey(p.network, p.tx_hash) : std::string();
-  const std::string fail_tx = p.failed && !p.fail_tx_hash.empty() ? TxKey(p.network, p.fail_tx_hash) : std::string();
+  const std::string fail_tx =
+      p.failed && !p.fail_tx_hash.empty() ? TxKey(p.network, p.fail_tx_hash) : std::string();
 
   // 1. Transaction bookkeeping: settlement claims and failure references.
   if (!old_claim_tx.empty() && (old_claim_tx != claim_tx || old_claim_time != p.settle_ref.time)) {
@@ -214,7 +219,8 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
     UpdateTxRefs(claim_tx, id, &c, true, false, ctx);
     txs_to_evaluate.push_back(claim_tx);
   }
-  if (!old_fail_tx.empty() && old_fail_tx != fail_tx) UpdateTxRefs(old_fail_tx, id, nullptr, false, false, ctx);
+  if (!old_fail_tx.empty() && old_fail_tx != fail_tx)
+    UpdateTxRefs(old_fail_tx, id, nullptr, false, false, ctx);
   if (!fail_tx.empty()) UpdateTxRefs(fail_tx, id, nullptr, false, true, ctx);
 
   // 2. Authorization keys.
@@ -230,23 +236,27 @@ void Projections::ApplyPaymentEvent(const Event& e, ApplyContext& ctx) {
   if (InsertSorted(a.payment_ids, id)) ctx.state->Put(Table::kAuths, auth_key, a.Encode());
   EvaluateAuth(auth_key, ctx);
   // A newly known authorization claims the transfers of the transaction that used it.
-  if (auth_changed && a.used.present && !a.used_tx.empty()) txs_to_evaluate.push_back(TxKey(p.network, a.used_tx));
+  if (auth_changed && a.used.present && !a.used_tx.empty())
+    txs_to_evaluate.push_back(TxKey(p.network, a.used_tx));
 
   // 3. Transactions.
   std::sort(txs_to_evaluate.begin(), txs_to_evaluate.end());
-  txs_to_evaluate.erase(std::unique(txs_to_evaluate.begin(), txs_to_evaluate.end()), txs_to_evaluate.end());
+  txs_to_evaluate.erase(std::unique(txs_to_evaluate.begin(), txs_to_evaluate.end()),
+                        txs_to_evaluate.end());
   for (const auto& tx : txs_to_evaluate) EvaluateTx(tx, ctx);
 }
 
-void Projections::UpdateTxRefs(const std::string& tx_key, const std::string& payment_id, const TxClaim* claim,
-                               bool claim_add, bool failed_ref_add, ApplyContext& ctx) {
+void Projections::UpdateTxRefs(const std::string& tx_key, const std::string& payment_id,
+                               const TxClaim* claim, bool claim_add, bool failed_ref_add,
+                               ApplyContext& ctx) {
   TxRecord t;
   LoadTx(tx_key, ctx, &t);
   bool changed;
   if (claim) {
     changed = claim_add ? InsertSorted(t.claims, *claim) : EraseSorted(t.claims, *claim);
   } else {
-    changed = failed_ref_add ? InsertSorted(t.failed_refs, payment_id) : EraseSorted(t.failed_refs, payment_id);
+    changed = failed_ref_add ? InsertSorted(t.failed_refs, payment_id)
+                             : EraseSorted(t.failed_refs, payment_id);
   }
   if (changed) ctx.state->Put(Table::kTxs, tx_key, t.Encode());
 }
@@ -258,24 +268,37 @@ void Projections::ApplyTransfer(const Event& e, ApplyContext& ctx) {
   const std::string tx_key = TxKey(e.network, e.tx_hash);
   TxRecord t;
   LoadTx(tx_key, ctx, &t);
-  ChainObs obs{true, e.block_number, e.removed, e.confirmations, EventRef::Of(e)};
+  const EventRef ref = EventRef::Of(e);
   TransferLog* log = t.FindLog(e.log_index);
   if (log == nullptr) {
     TransferLog l;
     l.log_index = e.log_index;
-    auto pos = std::lower_bound(t.logs.begin(), t.logs.end(), l,
-                                [](const TransferLog& a, const TransferLog& b) { return a.log_index < b.log_index; });
+    auto pos = std::lower_bound(
+        t.logs.begin(), t.logs.end(), l,
+        [](const TransferLog& a, const TransferLog& b) { return a.log_index < b.log_index; });
     log = &*t.logs.insert(pos, std::move(l));
   }
-  if (!log->obs.LosesTo(obs)) return;  // an older or equal observation: nothing changes
-  const bool new_from = log->from != e.from;
-  log->obs = obs;
-  log->subject = e.subject;
-  log->asset = e.asset;
-  log->from = e.from;
-  log->to = e.to;
-  log->amount = e.amount;
-  log->block_time = e.block_time;
+  const bool fresh = !log->obs.present;
+  ChainBlock observed;
+  observed.number = e.block_number;
+  observed.hash = e.block_hash;
+  observed.removed = e.removed;
+  observed.confirmations = e.confirmations;
+  observed.ref = ref;
+  observed.block_time = e.block_time;
+  if (!log->obs.Merge(observed)) return;  // a repeat, or covered by what is known: nothing changes
+  bool new_from = false;
+  // The log's content is one transaction's: the same in every block it lands in. It is taken
+  // from the observation that now decides the state (the first one, for a new log).
+  if (fresh || log->obs.ref == ref) {
+    new_from = log->from != e.from;
+    log->subject = e.subject;
+    log->asset = e.asset;
+    log->from = e.from;
+    log->to = e.to;
+    log->amount = e.amount;
+  }
+  log->block_time = log->obs.block_time;
   ctx.state->Put(Table::kTxs, tx_key, t.Encode());
   {
     const std::string nk = NetworksKey(e.tx_hash);
@@ -307,31 +330,36 @@ void Projections::ApplyAuthorizationLog(const Event& e, ApplyContext& ctx) {
   const std::string auth_key = e.network + "|" + e.asset + "|" + e.authorizer + "|" + e.nonce;
   AuthRecord a;
   LoadAuth(auth_key, ctx, &a);
-  ChainObs obs{true, e.block_number, e.removed, 0, EventRef::Of(e)};
+  ChainBlock observed;
+  observed.number = e.block_number;
+  observed.hash = e.block_hash;
+  observed.removed = e.removed;
+  observed.ref = EventRef::Of(e);
+  observed.tx = e.tx_hash;
   ChainObs& cur = used ? a.used : a.canceled;
-  if (!cur.LosesTo(obs)) return;
+  if (!cur.Merge(observed)) return;
   std::string& cur_tx = used ? a.used_tx : a.canceled_tx;
   const std::string old_tx = cur_tx;
-  cur = obs;
-  cur_tx = e.tx_hash;
+  cur_tx = cur.tx;  // the transaction of the observation that decides the state
   ctx.state->Put(Table::kAuths, auth_key, a.Encode());
   if (used) {
     // The transaction carrying the AuthorizationUsed claims its transfers (once the
     // authorization is known); move the marker if a reorg moved the log to another tx.
-    if (!old_tx.empty() && old_tx != e.tx_hash) {
+    if (!old_tx.empty() && old_tx != cur_tx) {
       TxRecord t;
       if (LoadTx(TxKey(e.network, old_tx), ctx, &t) && EraseSorted(t.auth_used, auth_key)) {
         ctx.state->Put(Table::kTxs, TxKey(e.network, old_tx), t.Encode());
       }
     }
     TxRecord t;
-    LoadTx(TxKey(e.network, e.tx_hash), ctx, &t);
-    if (InsertSorted(t.auth_used, auth_key)) ctx.state->Put(Table::kTxs, TxKey(e.network, e.tx_hash), t.Encode());
+    LoadTx(TxKey(e.network, cur_tx), ctx, &t);
+    if (InsertSorted(t.auth_used, auth_key))
+      ctx.state->Put(Table::kTxs, TxKey(e.network, cur_tx), t.Encode());
   }
   EvaluateAuth(auth_key, ctx);
   if (used) {
-    if (!old_tx.empty() && old_tx != e.tx_hash) EvaluateTx(TxKey(e.network, old_tx), ctx);
-    EvaluateTx(TxKey(e.network, e.tx_hash), ctx);
+    if (!old_tx.empty() && old_tx != cur_tx) EvaluateTx(TxKey(e.network, old_tx), ctx);
+    EvaluateTx(TxKey(e.network, cur_tx), ctx);
   }
 }
 
@@ -389,7 +417,8 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
   std::vector<Pay> pays;
   for (const auto& id : a.payment_ids) {
     Pay p{id, {}};
-    if (LoadPayment(id, ctx, &p.rec) && p.rec.has_auth && p.rec.AuthKey() == auth_key) pays.push_back(std::move(p));
+    if (LoadPayment(id, ctx, &p.rec) && p.rec.has_auth && p.rec.AuthKey() == auth_key)
+      pays.push_back(std::move(p));
   }
   if (pays.empty()) return;  // chain logs for an authorization we have not seen (yet)
   // The primary payment is the first authorization of this key.
@@ -463,7 +492,8 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
     const Amount before_a = p.contribution_amount;
     SetContribution(p, want, amount, ctx);
     EvaluatePerTransaction(pays[i].id, p, ctx);
-    timers.Want(TimeMs{p.valid_before * 1000}, TimerKind::kPaymentDeadline, want == Contribution::kReserved);
+    timers.Want(TimeMs{p.valid_before * 1000}, TimerKind::kPaymentDeadline,
+                want == Contribution::kReserved);
     if (p.open_mask != before || p.contribution != before_c || p.contribution_amount != before_a) {
       ctx.state->Put(Table::kPayments, pays[i].id, p.Encode());
     }
@@ -523,7 +553,8 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
                   FormatRfc3339(settle_time) + ", after its authorization expired at " +
                   FormatRfc3339(valid_before);
     }
-    Reconcile(&a.open_mask, FindingKind::kAuthorizationSettledAfterExpiry, want, std::move(o), ctx.now, ctx);
+    Reconcile(&a.open_mask, FindingKind::kAuthorizationSettledAfterExpiry, want, std::move(o),
+              ctx.now, ctx);
   }
   {  // authorization.nonce_reuse
     const bool want = pays.size() >= 2;
@@ -533,14 +564,16 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
       for (size_t i = 0; i < pays.size(); ++i) ids += (i ? ", " : "") + pays[i].id;
       o.evidence = base_evidence();
       o.evidence.emplace_back("payment_ids", ids);
-      o.message = "authorization nonce " + ShortHex(primary.nonce) + " of " + agent + " on " + Net(primary.network) +
-                  " was used by " + std::to_string(pays.size()) + " payments (" + ids +
-                  "): a replayed authorization";
+      o.message = "authorization nonce " + ShortHex(primary.nonce) + " of " + agent + " on " +
+                  Net(primary.network) + " was used by " + std::to_string(pays.size()) +
+                  " payments (" + ids + "): a replayed authorization";
     }
-    Reconcile(&a.open_mask, FindingKind::kAuthorizationNonceReuse, want, std::move(o), ctx.now, ctx);
+    Reconcile(&a.open_mask, FindingKind::kAuthorizationNonceReuse, want, std::move(o), ctx.now,
+              ctx);
   }
   {  // recon.paid_but_failed: opens when both sides are known, at the later of the two
-    const bool want = !any_settled && (any_failed || any_cancelled) && (chain_used || failed_tx_paid);
+    const bool want =
+        !any_settled && (any_failed || any_cancelled) && (chain_used || failed_tx_paid);
     TimeMs chain_at = chain_used ? a.used.ref.time : failed_tx_paid_at;
     if (chain_used && failed_tx_paid) chain_at = std::min(chain_at, failed_tx_paid_at);
     auto o = spec(Severity::kCritical, std::max(early_stop, chain_at));
@@ -582,24 +615,33 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
   std::vector<std::pair<TxClaim, PaymentRecord>> claimants;
   for (const auto& c : t.claims) {
     PaymentRecord p;
-    if (LoadPayment(c.payment_id, ctx, &p) && p.has_auth && p.settled && p.tx_hash == tx && p.network == network) {
+    if (LoadPayment(c.payment_id, ctx, &p) && p.has_auth && p.settled && p.tx_hash == tx &&
+        p.network == network) {
       claimants.emplace_back(c, std::move(p));
     }
   }
   {  // recon.duplicate_claim
     const bool want = claimants.size() >= 2;
-    FindingSink::Open o{FindingKind::kReconDuplicateClaim, Severity::kCritical,
-                        want ? claimants[0].second.agent : std::string_view(), tx_key,
-                        want ? claimants[1].first.time : ctx.now, {}, {}};
+    FindingSink::Open o{FindingKind::kReconDuplicateClaim,
+                        Severity::kCritical,
+                        want ? claimants[0].second.agent : std::string_view(),
+                        tx_key,
+                        want ? claimants[1].first.time : ctx.now,
+                        {},
+                        {}};
     std::string agent_holder;
     if (want) {
       agent_holder = claimants[0].second.agent;
       o.agent = agent_holder;
       std::string ids;
-      for (size_t i = 0; i < claimants.size(); ++i) ids += (i ? ", " : "") + claimants[i].first.payment_id;
-      o.evidence = {{"tx_hash", tx}, {"payment_ids", ids}, {"matched_payment_id", claimants[0].first.payment_id}};
-      o.message = "payments " + ids + " all claim the same transaction " + ShortHex(tx) + " on " + Net(network) +
-                  "; only " + claimants[0].first.payment_id + " can have been paid by it";
+      for (size_t i = 0; i < claimants.size(); ++i)
+        ids += (i ? ", " : "") + claimants[i].first.payment_id;
+      o.evidence = {{"tx_hash", tx},
+                    {"payment_ids", ids},
+                    {"matched_payment_id", claimants[0].first.payment_id}};
+      o.message = "payments " + ids + " all claim the same transaction " + ShortHex(tx) + " on " +
+                  Net(network) + "; only " + claimants[0].first.payment_id +
+                  " can have been paid by it";
     }
     Reconcile(&t.open_mask, FindingKind::kReconDuplicateClaim, want, std::move(o), ctx.now, ctx);
   }
@@ -631,22 +673,25 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
     const bool want = i == 0 && matched < 0 && w >= due;
     timers.Want(due, TimerKind::kChainGrace, i == 0 && matched < 0 && w < due);
     const uint32_t before = p.open_mask;
-    FindingSink::Open o{FindingKind::kReconMissingOnChain, Severity::kCritical, p.agent, pid, due, {}, {}};
+    FindingSink::Open o{
+        FindingKind::kReconMissingOnChain, Severity::kCritical, p.agent, pid, due, {}, {}};
     if (want) {
       o.evidence = {{"payment_id", pid},
                     {"tx_hash", tx},
                     {"amount", ToAtomicString(p.SettledAmount())},
                     {"vendor", p.vendor},
                     {"settled_at", FormatRfc3339(p.settle_ref.time)}};
-      o.message = p.agent + "'s payment " + pid + " of " + Usdc(p.SettledAmount()) + " to " + p.vendor +
-                  " is settled in the ledger (tx " + ShortHex(tx) + "), but no matching transfer appeared on " +
-                  Net(network) + " within " + Duration(cfg_->chain_grace_s);
+      o.message = p.agent + "'s payment " + pid + " of " + Usdc(p.SettledAmount()) + " to " +
+                  p.vendor + " is settled in the ledger (tx " + ShortHex(tx) +
+                  "), but no matching transfer appeared on " + Net(network) + " within " +
+                  Duration(cfg_->chain_grace_s);
     }
     Reconcile(&p.open_mask, FindingKind::kReconMissingOnChain, want, std::move(o), ctx.now, ctx);
     // The verdict for the summary; a matched log's own findings are folded in below.
     const uint8_t before_match = p.match;
     p.match = i > 0 || want ? kDiscrepant : (matched < 0 ? kMatchPending : kMatched);
-    if (p.open_mask != before || p.match != before_match) ctx.state->Put(Table::kPayments, pid, p.Encode());
+    if (p.open_mask != before || p.match != before_match)
+      ctx.state->Put(Table::kPayments, pid, p.Encode());
   }
 
   // Is the transaction claimed (by a settlement, or by the AuthorizationUsed of a known
@@ -693,8 +738,10 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
       bool want = false;
       if (live) {
         const Amount expected = p0->SettledAmount();
-        const Amount diff = l.amount > expected ? Amount{l.amount.v - expected.v} : Amount{expected.v - l.amount.v};
-        want = MulDiv(diff, 10000, 1) > MulDiv(expected, cfg_->amount_tolerance_bps, 1) && !diff.is_zero();
+        const Amount diff =
+            l.amount > expected ? Amount{l.amount.v - expected.v} : Amount{expected.v - l.amount.v};
+        want = MulDiv(diff, 10000, 1) > MulDiv(expected, cfg_->amount_tolerance_bps, 1) &&
+               !diff.is_zero();
       }
       auto o = open(FindingKind::kReconAmountMismatch, Severity::kCritical, match_at);
       if (want) {
@@ -710,31 +757,34 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
       auto o = open(FindingKind::kReconRecipientMismatch, Severity::kCritical, match_at);
       if (want) {
         o.evidence = ev();
-        o.message = agent + "'s payment " + claimants[0].first.payment_id + " to " + p0->vendor + " (" +
-                    Usdc(l.amount) + " on " + Net(network) + ") went to " + ShortHex(l.to) +
+        o.message = agent + "'s payment " + claimants[0].first.payment_id + " to " + p0->vendor +
+                    " (" + Usdc(l.amount) + " on " + Net(network) + ") went to " + ShortHex(l.to) +
                     " instead of the authorized " + ShortHex(p0->pay_to);
       }
-      Reconcile(&l.open_mask, FindingKind::kReconRecipientMismatch, want, std::move(o), ctx.now, ctx);
+      Reconcile(&l.open_mask, FindingKind::kReconRecipientMismatch, want, std::move(o), ctx.now,
+                ctx);
     }
     {  // recon.asset_mismatch
       const bool want = live && l.asset != p0->asset;
       auto o = open(FindingKind::kReconAssetMismatch, Severity::kCritical, match_at);
       if (want) {
         o.evidence = ev();
-        o.message = agent + "'s payment " + claimants[0].first.payment_id + " to " + p0->vendor + " on " +
-                    Net(network) + " was paid in token " + ShortHex(l.asset) + " instead of the authorized " +
-                    ShortHex(p0->asset);
+        o.message = agent + "'s payment " + claimants[0].first.payment_id + " to " + p0->vendor +
+                    " on " + Net(network) + " was paid in token " + ShortHex(l.asset) +
+                    " instead of the authorized " + ShortHex(p0->asset);
       }
       Reconcile(&l.open_mask, FindingKind::kReconAssetMismatch, want, std::move(o), ctx.now, ctx);
     }
     {  // recon.reorged
       const bool want = is_match && l.obs.removed;
-      auto o = open(FindingKind::kReconReorged, Severity::kCritical, is_match ? l.obs.ref.time : ctx.now);
+      auto o = open(FindingKind::kReconReorged, Severity::kCritical,
+                    is_match ? l.obs.ref.time : ctx.now);
       if (want) {
         o.evidence = ev();
-        o.message = "the transfer paying " + agent + "'s payment " + claimants[0].first.payment_id + " (" +
-                    Usdc(l.amount) + " to " + p0->vendor + " on " + Net(network) + ", block " +
-                    std::to_string(l.obs.block_number) + ") was removed by a chain reorganization";
+        o.message = "the transfer paying " + agent + "'s payment " + claimants[0].first.payment_id +
+                    " (" + Usdc(l.amount) + " to " + p0->vendor + " on " + Net(network) +
+                    ", block " + std::to_string(l.obs.block_number) +
+                    ") was removed by a chain reorganization";
       }
       Reconcile(&l.open_mask, FindingKind::kReconReorged, want, std::move(o), ctx.now, ctx);
     }
@@ -747,17 +797,19 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
         want = w >= due;
         timers.Want(due, TimerKind::kConfirmTimeout, !want);
       } else if (is_match) {
-        timers.Want(p0->settle_ref.time.plus_seconds(cfg_->confirmation_timeout_s), TimerKind::kConfirmTimeout, false);
+        timers.Want(p0->settle_ref.time.plus_seconds(cfg_->confirmation_timeout_s),
+                    TimerKind::kConfirmTimeout, false);
       }
       auto o = open(FindingKind::kReconUnconfirmed, Severity::kWarning, due);
       if (want) {
         o.evidence = ev();
         o.evidence.emplace_back("confirmations", std::to_string(l.obs.confirmations));
         o.evidence.emplace_back("confirmations_required", std::to_string(required));
-        o.message = "the transfer for " + agent + "'s payment " + claimants[0].first.payment_id + " (" +
-                    Usdc(l.amount) + " on " + Net(network) + ") has " + std::to_string(l.obs.confirmations) +
-                    " of " + std::to_string(required) + " required confirmations " +
-                    Duration(cfg_->confirmation_timeout_s) + " after settlement";
+        o.message = "the transfer for " + agent + "'s payment " + claimants[0].first.payment_id +
+                    " (" + Usdc(l.amount) + " on " + Net(network) + ") has " +
+                    std::to_string(l.obs.confirmations) + " of " + std::to_string(required) +
+                    " required confirmations " + Duration(cfg_->confirmation_timeout_s) +
+                    " after settlement";
       }
       Reconcile(&l.open_mask, FindingKind::kReconUnconfirmed, want, std::move(o), ctx.now, ctx);
     }
@@ -780,11 +832,12 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
         o.agent = owner;
         o.evidence = ev();
         o.evidence.emplace_back("block_time", FormatRfc3339(l.block_time));
-        o.message = Usdc(l.amount) + " left " + owner + "'s wallet " + ShortHex(l.from) + " on " + Net(network) +
-                    " to " + ShortHex(l.to) + " (tx " + ShortHex(tx) +
+        o.message = Usdc(l.amount) + " left " + owner + "'s wallet " + ShortHex(l.from) + " on " +
+                    Net(network) + " to " + ShortHex(l.to) + " (tx " + ShortHex(tx) +
                     ") with no payment in the ledger claiming it: possible key compromise";
       }
-      Reconcile(&l.open_mask, FindingKind::kReconUnrecordedTransfer, want, std::move(o), ctx.now, ctx);
+      Reconcile(&l.open_mask, FindingKind::kReconUnrecordedTransfer, want, std::move(o), ctx.now,
+                ctx);
     }
   }
   timers.Apply(ctx, tx_key);
@@ -794,7 +847,8 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
     ctx.state->Put(Table::kPayments, claimants[0].first.payment_id, p.Encode());
   }
   bool changed = t.open_mask != tx_before;
-  for (size_t i = 0; i < t.logs.size(); ++i) changed = changed || t.logs[i].open_mask != log_before[i];
+  for (size_t i = 0; i < t.logs.size(); ++i)
+    changed = changed || t.logs[i].open_mask != log_before[i];
   if (changed) ctx.state->Put(Table::kTxs, tx_key, t.Encode());
 }
 

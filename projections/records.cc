@@ -1,6 +1,7 @@
 #include "projections/records.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include "projections/codec.h"
 
@@ -84,8 +85,9 @@ uint64_t FailureFingerprint(const EventRef& ref) {
 }
 
 bool PaymentRecord::AddFailure(const FailureRef& f) {
-  auto pos = std::lower_bound(failure_refs.begin(), failure_refs.end(), f,
-                              [](const FailureRef& a, const FailureRef& b) { return a.ref < b.ref; });
+  auto pos =
+      std::lower_bound(failure_refs.begin(), failure_refs.end(), f,
+                       [](const FailureRef& a, const FailureRef& b) { return a.ref < b.ref; });
   if (pos != failure_refs.end() && pos->ref == f.ref) return false;
   if (failure_refs.size() >= kMaxFailureRefs && pos == failure_refs.end()) {
     // Later than every kept one: count it by fingerprint.
@@ -96,7 +98,8 @@ bool PaymentRecord::AddFailure(const FailureRef& f) {
     return true;
   }
   failure_refs.insert(pos, f);
-  if (failure_refs.size() > kMaxFailureRefs) {  // keep the earliest; the last one is counted by fingerprint
+  if (failure_refs.size() >
+      kMaxFailureRefs) {  // keep the earliest; the last one is counted by fingerprint
     const uint64_t fp = FailureFingerprint(failure_refs.back().ref);
     failure_refs.pop_back();
     auto q = std::lower_bound(failure_fps.begin(), failure_fps.end(), fp);
@@ -238,32 +241,122 @@ bool BucketRecord::Decode(std::string_view bytes, BucketRecord* b) {
   return r.ok();
 }
 
-bool ChainObs::LosesTo(const ChainObs& o) const {
-  if (!o.present) return false;
-  if (!present) return true;
-  if (o.block_number != block_number) return o.block_number > block_number;
-  if (o.removed != removed) return o.removed;
-  if (o.confirmations != confirmations) return o.confirmations > confirmations;
-  return o.ref < ref;
+namespace {
+// Orders blocks for the winner: higher number, then more confirmations, then smaller ref.
+bool Better(const ChainBlock& a, const ChainBlock& b) {
+  if (a.number != b.number) return a.number > b.number;
+  if (a.confirmations != b.confirmations) return a.confirmations > b.confirmations;
+  return a.ref < b.ref;
+}
+}  // namespace
+
+bool ChainObs::Merge(const ChainBlock& o) {
+  auto pos = std::lower_bound(blocks.begin(), blocks.end(), o,
+                              [](const ChainBlock& a, const ChainBlock& b) {
+                                return a.number != b.number ? a.number < b.number : a.hash < b.hash;
+                              });
+  if (pos == blocks.end() || pos->number != o.number || pos->hash != o.hash) {
+    ChainBlock b = o;
+    if (b.removed) b.removed_ref = o.ref;
+    blocks.insert(pos, std::move(b));
+    Settle();
+    return true;
+  }
+  ChainBlock& b = *pos;
+  bool changed = false;
+  if (o.confirmations > b.confirmations || (o.confirmations == b.confirmations && o.ref < b.ref)) {
+    b.confirmations = o.confirmations;
+    b.ref = o.ref;
+    b.block_time = o.block_time;
+    b.tx = o.tx;
+    changed = true;
+  }
+  if (o.removed && (!b.removed || o.ref < b.removed_ref)) {
+    b.removed = true;
+    b.removed_ref = o.ref;
+    changed = true;
+  }
+  if (changed) Settle();
+  return changed;
+}
+
+void ChainObs::Settle() {
+  present = !blocks.empty();
+  const ChainBlock* win = nullptr;
+  for (const ChainBlock& b : blocks) {
+    if (!b.removed && (!win || Better(b, *win))) win = &b;
+  }
+  removed = win == nullptr;
+  if (removed) {
+    for (const ChainBlock& b : blocks) {
+      if (!win || Better(b, *win)) win = &b;
+    }
+  }
+  if (!win) return;
+  block_number = win->number;
+  confirmations = win->confirmations;
+  ref = removed ? win->removed_ref : win->ref;
+  block_time = win->block_time;
+  tx = win->tx;
 }
 
 namespace {
+// obs := 0x00 (never observed)
+//      | 0x01 varint(number) bool(removed) varint(confirmations) eventref   ; state format 2
+//      | 0x02 varint(n) block{n}
+// block := varint(number) str(hash) bool(removed) varint(confirmations) eventref
+//          [eventref(removed_ref) if removed] time(block_time) str(tx)
 void PutObs(Writer& w, const ChainObs& o) {
-  w.Bool(o.present);
-  if (!o.present) return;
-  w.Var(o.block_number);
-  w.Bool(o.removed);
-  w.Var(o.confirmations);
-  PutRef(w, o.ref);
+  if (!o.present) {
+    w.U8(0);
+    return;
+  }
+  w.U8(2);
+  w.Var(o.blocks.size());
+  for (const ChainBlock& b : o.blocks) {
+    w.Var(b.number);
+    w.Str(b.hash);
+    w.Bool(b.removed);
+    w.Var(b.confirmations);
+    PutRef(w, b.ref);
+    if (b.removed) PutRef(w, b.removed_ref);
+    w.Time(b.block_time);
+    w.Str(b.tx);
+  }
 }
-ChainObs GetObs(Reader& r) {
+// *legacy: the state format 2 form, whose tx (authorization logs) and block time (transfers)
+// the caller fills in from the record's own fields before Settle().
+ChainObs GetObs(Reader& r, bool* legacy) {
   ChainObs o;
-  o.present = r.Bool();
-  if (!o.present) return o;
-  o.block_number = r.Var();
-  o.removed = r.Bool();
-  o.confirmations = r.Var();
-  o.ref = GetRef(r);
+  const uint8_t form = r.U8();
+  *legacy = form == 1;
+  if (form == 1) {
+    ChainBlock b;
+    b.number = r.Var();
+    b.removed = r.Bool();
+    b.confirmations = r.Var();
+    b.ref = GetRef(r);
+    b.removed_ref = b.ref;
+    o.blocks.push_back(std::move(b));
+  } else if (form == 2) {
+    const uint64_t n = r.Var();
+    for (uint64_t i = 0; i < n && r.ok(); ++i) {
+      ChainBlock b;
+      b.number = r.Var();
+      b.hash = r.Str();
+      b.removed = r.Bool();
+      b.confirmations = r.Var();
+      b.ref = GetRef(r);
+      if (b.removed) b.removed_ref = GetRef(r);
+      b.block_time = r.Time();
+      b.tx = r.Str();
+      o.blocks.push_back(std::move(b));
+    }
+  } else if (form != 0) {
+    r.U8();  // past the end: marks the reader failed
+    return o;
+  }
+  o.Settle();
   return o;
 }
 void PutStrings(Writer& w, const std::vector<std::string>& v) {
@@ -295,10 +388,17 @@ bool AuthRecord::Decode(std::string_view bytes, AuthRecord* a) {
   Reader r(bytes);
   if (r.U8() != 1) return false;
   a->payment_ids = GetStrings(r);
-  a->used = GetObs(r);
-  a->canceled = GetObs(r);
+  bool legacy_used, legacy_canceled;
+  a->used = GetObs(r, &legacy_used);
+  a->canceled = GetObs(r, &legacy_canceled);
   a->used_tx = r.Str();
   a->canceled_tx = r.Str();
+  for (auto [obs, legacy, tx] : {std::tuple{&a->used, legacy_used, &a->used_tx},
+                                 std::tuple{&a->canceled, legacy_canceled, &a->canceled_tx}}) {
+    if (!legacy) continue;
+    for (ChainBlock& b : obs->blocks) b.tx = *tx;
+    obs->Settle();
+  }
   a->open_mask = static_cast<uint32_t>(r.Var());
   return r.ok();
 }
@@ -344,13 +444,18 @@ bool TxRecord::Decode(std::string_view bytes, TxRecord* t) {
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
     TransferLog l;
     l.log_index = r.Var();
-    l.obs = GetObs(r);
+    bool legacy;
+    l.obs = GetObs(r, &legacy);
     l.subject = r.Str();
     l.asset = r.Str();
     l.from = r.Str();
     l.to = r.Str();
     l.amount = r.Amt();
     l.block_time = r.Time();
+    if (legacy) {
+      for (ChainBlock& b : l.obs.blocks) b.block_time = l.block_time;
+      l.obs.Settle();
+    }
     l.open_mask = static_cast<uint32_t>(r.Var());
     t->logs.push_back(std::move(l));
   }

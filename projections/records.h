@@ -23,7 +23,9 @@ struct EventRef {
     if (source != o.source) return source < o.source;
     return id < o.id;
   }
-  bool operator==(const EventRef& o) const { return time == o.time && source == o.source && id == o.id; }
+  bool operator==(const EventRef& o) const {
+    return time == o.time && source == o.source && id == o.id;
+  }
   static EventRef Of(const Event& e) { return EventRef{e.time, e.source, e.id}; }
 };
 
@@ -103,18 +105,40 @@ inline constexpr size_t kMaxFailureRefs = 64;
 uint64_t FailureFingerprint(const EventRef& ref);
 inline constexpr uint8_t kMatchNone = 0, kMatchPending = 1, kMatched = 2, kDiscrepant = 3;
 
-// One observation of an on-chain log, merged as a join-semilattice (EVENTS.md section 3):
-// the higher block_number wins; at equal block_number removed=true wins; then the higher
-// confirmations; remaining ties by the smaller event ref, so any arrival order gives the
-// same winner.
+// What was observed of one block an on-chain log was seen in. A block is named by its
+// block_hash when the observation gave one, else by its block_number alone (EVENTS.md, "Chain
+// log state"): (number, hash) with hash "" for the latter.
+struct ChainBlock {
+  uint64_t number = 0;
+  std::string hash;
+  bool removed = false;        // a reorg took the log out of this block: final
+  uint64_t confirmations = 0;  // of the best observation: most confirmations, then smallest ref
+  EventRef ref;                // the best observation
+  EventRef removed_ref;        // the earliest removal observed (when removed)
+  TimeMs block_time;           // transfers: the block time the best observation reported
+  std::string tx;              // authorization logs: the transaction of the best observation
+};
+
+// The state of one on-chain log: a join-semilattice over the blocks it was observed in, so
+// any arrival order (and any repeat) gives the same state. The log is live while some block
+// it was seen in is not removed; among the live blocks the higher block_number wins, then the
+// higher confirmations, then the smaller (time, source, id); with no live block it is removed
+// (its fields then come from the block that order puts first, `ref` being that block's
+// earliest removal). The fields above `blocks` are derived from them by Settle().
 struct ChainObs {
   bool present = false;
   uint64_t block_number = 0;
   bool removed = false;
   uint64_t confirmations = 0;
   EventRef ref;
-  // Returns true if `o` beats this observation.
-  bool LosesTo(const ChainObs& o) const;
+  TimeMs block_time;
+  std::string tx;
+  std::vector<ChainBlock> blocks;  // sorted by (number, hash)
+
+  // Merges one observation; false if it changed nothing (a repeat, or one the state already
+  // covers).
+  bool Merge(const ChainBlock& observation);
+  void Settle();
 };
 
 struct AuthRecord {
@@ -139,16 +163,18 @@ struct TransferLog {
 struct TxClaim {
   TimeMs time;  // settlement event time
   std::string payment_id;
-  bool operator<(const TxClaim& o) const { return time != o.time ? time < o.time : payment_id < o.payment_id; }
+  bool operator<(const TxClaim& o) const {
+    return time != o.time ? time < o.time : payment_id < o.payment_id;
+  }
   bool operator==(const TxClaim& o) const { return time == o.time && payment_id == o.payment_id; }
 };
 
 struct TxRecord {
-  std::vector<TransferLog> logs;          // by log_index
-  std::vector<TxClaim> claims;            // settlements naming this tx, by (time, payment_id)
-  std::vector<std::string> auth_used;     // auth keys whose AuthorizationUsed is in this tx
-  std::vector<std::string> failed_refs;   // payments whose failure names this tx
-  uint32_t open_mask = 0;                 // recon.duplicate_claim
+  std::vector<TransferLog> logs;         // by log_index
+  std::vector<TxClaim> claims;           // settlements naming this tx, by (time, payment_id)
+  std::vector<std::string> auth_used;    // auth keys whose AuthorizationUsed is in this tx
+  std::vector<std::string> failed_refs;  // payments whose failure names this tx
+  uint32_t open_mask = 0;                // recon.duplicate_claim
 
   TransferLog* FindLog(uint64_t log_index);
   std::string Encode() const;

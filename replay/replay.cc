@@ -67,11 +67,15 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   EngineOptions eo;
   eo.store.path = dir;
   eo.store.disable_wal = true;
+  eo.store.write_buffer_bytes = 64 << 20;
   eo.projections = o.projections;
   eo.cache_entries = o.cache_entries;
   eo.as_of = o.as_of;
   eo.dead_letters = &dls;
   eo.async_commit = true;  // a throw-away store: nothing outside waits on a commit
+  // The state stays in the cache and reaches the store only when evicted; a kept store
+  // (--state-dir) gets all of it at the end.
+  eo.write_back = true;
   if (kafka) eo.vendor_facts = &facts;
   auto engine = Engine::Open(eo);
   if (!engine) return Err(engine.error());
@@ -146,6 +150,9 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
       Status st = (*engine)->AdvanceClock(shard, as_of);
       if (!st.ok()) return Err(st.error());
     }
+  }
+  if (!temporary) {
+    if (Status st = (*engine)->WriteBackAll(); !st.ok()) return Err(st.error());
   }
   if (Status st = (*engine)->Sync(); !st.ok()) return Err(st.error());
   ReplayResult res;

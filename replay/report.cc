@@ -14,37 +14,33 @@ Report BuildReport(Engine& engine, TimeMs as_of, const MemoryDeadLetterSink* dls
   r.state_digest = engine.Digest();
   r.stats = engine.stats();
   if (dls) r.dead_letters = dls->kept();
-  RocksStore* store = engine.store();
   Projections proj(&engine.config());
   {
-    std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(rocksdb::ReadOptions(), store->cf(Table::kAgents)));
     AgentRecord a;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string agent = it->key().ToString().substr(4);
-      bool ok = AgentRecord::Decode(std::string_view(it->value().data(), it->value().size()), &a);
+    engine.ForEachEntry(Table::kAgents, [&](std::string_view k, std::string_view v) {
+      std::string agent(k.substr(4));
+      bool ok = AgentRecord::Decode(v, &a);
       r.agents[agent].limits = proj.EffectiveLimits(agent, ok ? &a : nullptr, as_of);
-    }
+    });
   }
   {
-    std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(rocksdb::ReadOptions(), store->cf(Table::kBuckets)));
     BucketRecord b;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      std::string key = it->key().ToString().substr(4);
+    engine.ForEachEntry(Table::kBuckets, [&](std::string_view k, std::string_view v) {
+      std::string key(k.substr(4));
       size_t bar = key.find('|');
-      if (bar == std::string::npos || bar + 3 > key.size()) continue;
-      if (!BucketRecord::Decode(std::string_view(it->value().data(), it->value().size()), &b)) continue;
+      if (bar == std::string::npos || bar + 3 > key.size()) return;
+      if (!BucketRecord::Decode(v, &b)) return;
       std::string agent = key.substr(0, bar);
       auto ins = r.agents.try_emplace(agent);
       if (ins.second) ins.first->second.limits = proj.EffectiveLimits(agent, nullptr, as_of);
       auto& m = key[bar + 1] == 'D' ? ins.first->second.days : ins.first->second.months;
       m[key.substr(bar + 3)] = AgentSpend{b.committed, b.reserved};
-    }
+    });
   }
   {
-    std::unique_ptr<rocksdb::Iterator> it(store->db()->NewIterator(rocksdb::ReadOptions(), store->cf(Table::kPayments)));
     PaymentRecord p;
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      if (!PaymentRecord::Decode(std::string_view(it->value().data(), it->value().size()), &p) || !p.settled) continue;
+    engine.ForEachEntry(Table::kPayments, [&](std::string_view, std::string_view v) {
+      if (!PaymentRecord::Decode(v, &p) || !p.settled) return;
       const Amount a = p.SettledAmount();
       ReconSummary& s = r.recon;
       ++s.payments_settled;
@@ -59,7 +55,7 @@ Report BuildReport(Engine& engine, TimeMs as_of, const MemoryDeadLetterSink* dls
         ++s.pending;
         s.amount_pending = SaturatingAdd(s.amount_pending, a);
       }
-    }
+    });
   }
   engine.ForEachFinding([&](const Finding& f) { r.findings.push_back(f); });
   std::stable_sort(r.findings.begin(), r.findings.end(), [](const Finding& a, const Finding& b) {

@@ -16,9 +16,9 @@
 //   x402.payment.failed           payment_id, reason, tx_hash (has_tx_hash), retryable
 //   x402.payment.cancelled        payment_id, reason (has_reason)
 //   x402.chain.transfer           network, tx_hash, log_index, block_number, block_time, asset,
-//                                 from, to, amount, confirmations, removed
+//                                 from, to, amount, confirmations, removed, block_hash
 //   x402.chain.authorization_*    network, asset, authorizer, nonce, tx_hash, block_number,
-//                                 removed
+//                                 removed, block_hash
 //   x402.wallet.balance           network, address, asset, amount (the balance), block_number
 #pragma once
 
@@ -78,6 +78,7 @@ struct Event {
   TimeMs block_time;
   std::string from, to, authorizer;
   bool removed = false;
+  std::string block_hash;  // chain logs: the block observed in ("" = named by block_number)
 };
 
 }  // namespace x402

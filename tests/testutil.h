@@ -74,7 +74,8 @@ inline const char* kUsdc = "0x833589fcd6edb6e08f4c7c32d4f71b54bda02913";
 
 // Builds one CloudEvent line. `data` is the JSON of the data object.
 inline std::string Ev(const std::string& type, const std::string& id, const std::string& time,
-                      const std::string& subject, const std::string& data, const std::string& source = "test/ledger") {
+                      const std::string& subject, const std::string& data,
+                      const std::string& source = "test/ledger") {
   std::string s;
   JsonWriter j(&s);
   j.BeginObject()
@@ -116,27 +117,28 @@ inline std::string Authorized(const Auth& a, const std::string& id) {
   return Ev("payment.authorized", id, a.time, a.agent, d);
 }
 
-inline std::string Settled(const std::string& agent, const std::string& payment_id, const std::string& id,
-                           const std::string& time, uint64_t tx = 0xF1, const std::string& amount = "") {
+inline std::string Settled(const std::string& agent, const std::string& payment_id,
+                           const std::string& id, const std::string& time, uint64_t tx = 0xF1,
+                           const std::string& amount = "") {
   std::string d = "{\"payment_id\":\"" + payment_id + "\",\"tx_hash\":\"" + Hex64(tx) + "\"";
   if (!amount.empty()) d += ",\"amount\":\"" + amount + "\"";
   d += "}";
   return Ev("payment.settled", id, time, agent, d);
 }
 
-inline std::string Failed(const std::string& agent, const std::string& payment_id, const std::string& id,
-                          const std::string& time) {
+inline std::string Failed(const std::string& agent, const std::string& payment_id,
+                          const std::string& id, const std::string& time) {
   return Ev("payment.failed", id, time, agent,
             "{\"payment_id\":\"" + payment_id + "\",\"reason\":\"insufficient_funds\"}");
 }
 
-inline std::string Cancelled(const std::string& agent, const std::string& payment_id, const std::string& id,
-                             const std::string& time) {
+inline std::string Cancelled(const std::string& agent, const std::string& payment_id,
+                             const std::string& id, const std::string& time) {
   return Ev("payment.cancelled", id, time, agent, "{\"payment_id\":\"" + payment_id + "\"}");
 }
 
-inline std::string LimitsSet(const std::string& agent, const std::string& id, const std::string& time,
-                             const std::string& data) {
+inline std::string LimitsSet(const std::string& agent, const std::string& id,
+                             const std::string& time, const std::string& data) {
   return Ev("budget.limits_set", id, time, agent, data);
 }
 
@@ -152,6 +154,7 @@ struct Transfer {
   std::string asset = kUsdc;
   std::string from = Addr(0xA1), to = Addr(0xB2), amount = "1500000";
   bool removed = false;
+  std::string block_hash;  // "" = not given
 };
 
 inline std::string ChainTransfer(const Transfer& t, const std::string& id) {
@@ -167,6 +170,7 @@ inline std::string ChainTransfer(const Transfer& t, const std::string& id) {
       .Field("amount", t.amount);
   j.Key("confirmations").Uint(t.confirmations);
   j.Key("removed").Bool(t.removed);
+  if (!t.block_hash.empty()) j.Field("block_hash", t.block_hash);
   j.EndObject();
   return Ev("chain.transfer", id, t.time, t.agent, d, "test/chain");
 }
@@ -182,6 +186,7 @@ struct AuthLog {
   std::string tx_hash = Hex64(0xF1);
   uint64_t block_number = 100;
   bool removed = false;
+  std::string block_hash;  // "" = not given
 };
 
 inline std::string AuthLogEvent(const std::string& type, const AuthLog& a, const std::string& id) {
@@ -195,6 +200,7 @@ inline std::string AuthLogEvent(const std::string& type, const AuthLog& a, const
       .Field("tx_hash", a.tx_hash);
   j.Key("block_number").Uint(a.block_number);
   j.Key("removed").Bool(a.removed);
+  if (!a.block_hash.empty()) j.Field("block_hash", a.block_hash);
   j.EndObject();
   return Ev(type, id, a.time, a.agent, d, "test/chain");
 }

@@ -997,6 +997,91 @@ TEST_F(ReconciliationTest, RemovalAtALowerBlockLosesToTheInclusion) {
   EXPECT_TRUE(h.Findings().empty()) << Describe(Opens(h));
 }
 
+// EVENTS.md, chain log state: observations merge per block. A log removed from block H1 and
+// re-included at the same height in block H2 is live again (reorged resolves), in every
+// arrival order; the removal of H1 is final even when it arrives before H1's inclusion; an
+// observation without block_hash names its height alone, so a removal there is final for it.
+TEST_F(ReconciliationTest, ReInclusionAtTheSameHeightInAnotherBlockIsLiveAgainInAnyOrder) {
+  Transfer in1 = X(0xF1, At("10:01:30"));
+  in1.block_hash = test::Hex64(0xB1);
+  Transfer out1 = in1;
+  out1.time = At("10:02:00");
+  out1.removed = true;
+  Transfer in2 = in1;
+  in2.time = At("10:03:00");
+  in2.block_hash = test::Hex64(0xB2);
+  in2.confirmations = 3;
+  const std::vector<std::string> chain = {test::ChainTransfer(in1, "c1"),
+                                          test::ChainTransfer(out1, "c2"),
+                                          test::ChainTransfer(in2, "c3")};
+  const std::vector<std::vector<int>> orders = {{0, 1, 2}, {1, 0, 2}, {2, 1, 0},
+                                                {1, 2, 0}, {0, 2, 1}, {2, 0, 1}};
+  std::string first_digest;
+  for (const auto& order : orders) {
+    EngineHarness h;
+    ASSERT_TRUE(h.Feed({test::Authorized(A("p1", 1), "e1"),
+                        test::Settled(kAgent, "p1", "e2", At("10:01:00"), 0xF1)})
+                    .ok());
+    for (int i : order) ASSERT_TRUE(h.Feed({chain[i]}).ok());
+    ASSERT_TRUE(h.AdvanceTo(At("10:05:00")).ok());
+    EXPECT_FALSE(h.HasOpen(K::kReconReorged, TransferKey(0xF1)))
+        << order[0] << order[1] << order[2];
+    EXPECT_FALSE(OpenOfKind(h, K::kReconMissingOnChain));
+    if (first_digest.empty()) first_digest = h.engine().Digest();
+    EXPECT_EQ(h.engine().Digest(), first_digest) << order[0] << order[1] << order[2];
+  }
+  // Without the re-inclusion the log is removed, whichever of the two came first.
+  for (const auto& order : std::vector<std::vector<int>>{{0, 1}, {1, 0}}) {
+    EngineHarness h;
+    ASSERT_TRUE(h.Feed({test::Authorized(A("p1", 1), "e1"),
+                        test::Settled(kAgent, "p1", "e2", At("10:01:00"), 0xF1)})
+                    .ok());
+    for (int i : order) ASSERT_TRUE(h.Feed({chain[i]}).ok());
+    ASSERT_TRUE(h.AdvanceTo(At("10:05:00")).ok());
+    EXPECT_TRUE(h.HasOpen(K::kReconReorged, TransferKey(0xF1))) << order[0] << order[1];
+  }
+  // Named by height alone: a removal at that height is final for it.
+  {
+    Transfer a = X(0xF1, At("10:01:30")), gone = a, again = a;
+    gone.time = At("10:02:00");
+    gone.removed = true;
+    again.time = At("10:03:00");
+    again.confirmations = 20;
+    EngineHarness h;
+    ASSERT_TRUE(h.Feed({test::Authorized(A("p1", 1), "e1"),
+                        test::Settled(kAgent, "p1", "e2", At("10:01:00"), 0xF1),
+                        test::ChainTransfer(a, "c1"), test::ChainTransfer(gone, "c2"),
+                        test::ChainTransfer(again, "c3")})
+                    .ok());
+    ASSERT_TRUE(h.AdvanceTo(At("10:05:00")).ok());
+    EXPECT_TRUE(h.HasOpen(K::kReconReorged, TransferKey(0xF1)));
+  }
+}
+
+TEST_F(ReconciliationTest, AuthorizationUsedReIncludedInAnotherBlockCountsAgain) {
+  test::AuthLog used;
+  used.time = "2025-11-17T10:01:30.000Z";
+  used.block_hash = test::Hex64(0xB1);
+  test::AuthLog gone = used;
+  gone.time = "2025-11-17T10:02:00.000Z";
+  gone.removed = true;
+  test::AuthLog again = used;
+  again.time = "2025-11-17T10:03:00.000Z";
+  again.block_hash = test::Hex64(0xB2);
+  again.tx_hash = test::Hex64(0xF2);  // re-included in another transaction too
+  for (bool with_again : {false, true}) {
+    EngineHarness h;
+    std::vector<std::string> evs = {test::Authorized(A("p1", 1), "e1"),
+                                    test::Failed(kAgent, "p1", "e2", At("10:01:00")),
+                                    test::AuthLogEvent("chain.authorization_used", used, "u1"),
+                                    test::AuthLogEvent("chain.authorization_used", gone, "u2")};
+    if (with_again) evs.push_back(test::AuthLogEvent("chain.authorization_used", again, "u3"));
+    ASSERT_TRUE(h.Feed(evs).ok());
+    ASSERT_TRUE(h.AdvanceTo(At("10:05:00")).ok());
+    EXPECT_EQ(OpenOfKind(h, K::kReconPaidButFailed), with_again) << Describe(Opens(h));
+  }
+}
+
 TEST_F(ReconciliationTest, RemovedTransferThatMatchedNothingIsNotReorged) {
   Transfer t = X(0xF1, At("10:01:30"));
   t.from = test::Addr(0xC4);  // not a registered wallet, no payment names the tx

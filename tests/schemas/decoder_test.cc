@@ -67,6 +67,9 @@ const std::string kNonceLower =
     "0x9e3f156324d42f0ea4b6f4fce81d56fbd64a2143a3fdd60a130d9c90e5b4d6c1";
 const std::string kTx = "0x045EF594D81D2F2134D61151ED71260D8F79E657C7CB6ED1D893688532017409";
 const std::string kTxLower = "0x045ef594d81d2f2134d61151ed71260d8f79e657c7cb6ed1d893688532017409";
+const std::string kBlock = "0x9C1B0E5D2A7F4B3C8E6D5A4B3C2D1E0F9A8B7C6D5E4F3A2B1C0D9E8F7A6B5C4D";
+const std::string kBlockLower =
+    "0x9c1b0e5d2a7f4b3c8e6d5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d";
 const std::string kUsdcSolana = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v";
 const std::string kSolanaPayer = "9WzDXwBbmkg8ZTbNMqUxvQRAyrZzDsGYdLVL9zYtAWWM";
 const std::string kSolanaSig =
@@ -141,7 +144,8 @@ const std::vector<TypeCase>& Types() {
         {"to", Q(kPayTo)},
         {"amount", Q("1500000")},
         {"confirmations", "12"},
-        {"removed", "false"}},
+        {"removed", "false"},
+        {"block_hash", Q(kBlock)}},
        {"network", "tx_hash", "log_index", "block_number", "block_time", "asset", "from", "to",
         "amount", "confirmations"}},
       {"x402.chain.authorization_used",
@@ -151,7 +155,8 @@ const std::vector<TypeCase>& Types() {
         {"nonce", Q(kNonce)},
         {"tx_hash", Q(kTx)},
         {"block_number", "38291045"},
-        {"removed", "false"}},
+        {"removed", "false"},
+        {"block_hash", Q(kBlock)}},
        {"network", "asset", "authorizer", "nonce", "tx_hash", "block_number"}},
       {"x402.chain.authorization_canceled",
        {{"network", Q("base")},
@@ -160,7 +165,8 @@ const std::vector<TypeCase>& Types() {
         {"nonce", Q(kNonce)},
         {"tx_hash", Q(kTx)},
         {"block_number", "38291350"},
-        {"removed", "null"}},
+        {"removed", "null"},
+        {"block_hash", "null"}},
        {"network", "asset", "authorizer", "nonce", "tx_hash", "block_number"}},
       {"x402.wallet.balance",
        {{"network", Q("base")},
@@ -300,6 +306,19 @@ TEST_F(DecoderTest, ChainTransferFieldsAreDecoded) {
   EXPECT_FALSE(e.removed);
   Event removed = Accept(EventWithData("x402.chain.transfer", "removed", "true"));
   EXPECT_TRUE(removed.removed);
+}
+
+// EVENTS.md: block_hash is optional on the chain log types, 0x + 64 hex, kept lowercase.
+TEST_F(DecoderTest, BlockHashIsOptionalAndCanonical) {
+  const auto& t = TypeNamed("x402.chain.transfer");
+  EXPECT_EQ(Accept(EventOf(t.type)).block_hash, kBlockLower);
+  EXPECT_EQ(Accept(EventOf(t.type, Without(t.data, "block_hash"))).block_hash, "");
+  EXPECT_EQ(Accept(EventOf("x402.chain.authorization_used")).block_hash, kBlockLower);
+  EXPECT_EQ(Accept(EventOf("x402.chain.authorization_canceled")).block_hash, "");
+  EXPECT_NE(Reject(EventWithData(t.type, "block_hash", "\"0x1234\"")).find("data.block_hash"),
+            std::string::npos);
+  EXPECT_NE(Reject(EventWithData(t.type, "block_hash", "7")).find("data.block_hash"),
+            std::string::npos);
 }
 
 TEST_F(DecoderTest, RemovedDefaultsToFalseWhenAbsentOrNull) {
