@@ -61,10 +61,11 @@ size_t BatchState::WrittenFilter::bytes() const {
   return n;
 }
 
-BatchState::BatchState(RocksStore* store, size_t cache_entries)
+BatchState::BatchState(RocksStore* store, size_t cache_entries, size_t cache_bytes)
     : store_(store),
       filter_absent_(store->empty_at_open()),
       cap_(cache_entries),
+      budget_(cache_bytes),
       prefix_(ShardPrefix(0)) {
   // Small to start with: a table's index doubles as its entries grow (load factor at most
   // 1/2, so probes stay short) and keeps its size, so tables that hold few keys stay small.
@@ -126,8 +127,10 @@ uint32_t BatchState::Touch(TableCache& c, const std::string& pk, bool* inserted)
   Entry& en = c.entries[e];
   en.key.assign(pk);
   en.value.clear();
+  c.bytes += sizeof(Entry) + en.key.capacity() + en.value.capacity();
   en.hash = h;
   en.used = batch_;
+  en.spilled = 0;
   en.exists = false;
   en.dirty = false;
   en.live = true;
@@ -140,7 +143,7 @@ uint32_t BatchState::Touch(TableCache& c, const std::string& pk, bool* inserted)
   return e;
 }
 
-bool BatchState::Get(Table t, std::string_view key, std::string* value) {
+bool BatchState::View(Table t, std::string_view key, std::string_view* value) {
   TableCache& c = tables_[static_cast<int>(t)];
   const std::string& pk = Physical(key);
   bool inserted;
@@ -148,12 +151,21 @@ bool BatchState::Get(Table t, std::string_view key, std::string* value) {
   // Unsynced: every key of a batch whose write may still be in flight is in this cache
   // (eviction spares the newest batch's entries: see Evict), so a miss is not in that write.
   if (inserted) {
+    const size_t before = s.value.capacity();
     s.exists = filter_absent_ && !written_[static_cast<int>(t)].MayContain(s.hash)
                    ? false
                    : store_->GetUnsynced(store_->cf(t), pk, &s.value);
+    c.bytes += s.value.capacity() - before;
   }
   if (s.exists) *value = s.value;
   return s.exists;
+}
+
+bool BatchState::Get(Table t, std::string_view key, std::string* value) {
+  std::string_view v;
+  if (!View(t, key, &v)) return false;
+  value->assign(v);
+  return true;
 }
 
 void BatchState::MarkDirty(TableCache& c, uint32_t e) {
@@ -166,7 +178,9 @@ void BatchState::Put(Table t, std::string_view key, std::string_view value) {
   bool inserted;
   const uint32_t e = Touch(c, Physical(key), &inserted);
   Entry& s = c.entries[e];
+  const size_t before = s.value.capacity();
   s.value.assign(value);
+  c.bytes += s.value.capacity() - before;
   s.exists = true;
   if (!s.dirty) MarkDirty(c, e);
 }
@@ -264,7 +278,18 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
       c.dirty_ordered.clear();
       c.ordered_upto = 0;
     }
-    if (c.live > cap_) Evict(c, Table(i), batch);
+    if (c.live > cap_) Evict(c, Table(i), batch, cap_ / 2);
+  }
+  // Over the byte budget: evict the largest tables to half their entries until under it (a
+  // table whose entries are all the current batch's cannot shrink: at most one pass each).
+  for (int round = 0; budget_ > 0 && cached_bytes() > budget_ && round < kTableCount; ++round) {
+    int largest = 0;
+    for (int i = 1; i < kTableCount; ++i) {
+      if (tables_[i].bytes > tables_[largest].bytes) largest = i;
+    }
+    TableCache& c = tables_[largest];
+    if (c.live < 2) break;
+    Evict(c, Table(largest), batch, c.live / 2);
   }
   ++batch_;
 }
@@ -277,31 +302,43 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
 // Write-back: an old entry with a pending write is spilled instead, its write added to
 // `batch` (sorted), and it stays cached as a clean entry of this batch until a later pass,
 // since its write is in flight until the next commit has waited for it.
-void BatchState::Evict(TableCache& c, Table t, rocksdb::WriteBatch* batch) {
+size_t BatchState::cached_bytes() const {
+  size_t n = 0;
+  for (const auto& c : tables_) {
+    n += c.bytes + c.index.capacity() * sizeof(uint64_t) +
+         (c.entries.capacity() - c.live) * sizeof(Entry);
+  }
+  return n;
+}
+
+void BatchState::Evict(TableCache& c, Table t, rocksdb::WriteBatch* batch, size_t keep) {
   std::vector<uint64_t> ages;
   ages.reserve(c.live);
   for (const Entry& en : c.entries) {
     if (en.live) ages.push_back(en.used);
   }
-  auto mid = ages.begin() + static_cast<std::ptrdiff_t>(ages.size() - cap_ / 2);
+  keep = std::clamp<size_t>(keep, 1, ages.size());
+  auto mid = ages.begin() + static_cast<std::ptrdiff_t>(ages.size() - keep);
   std::nth_element(ages.begin(), mid, ages.end());
   const uint64_t cutoff = *mid;
   std::vector<uint32_t> spill;
   for (size_t e = 0; e < c.entries.size(); ++e) {
     Entry& en = c.entries[e];
-    if (!en.live || en.used >= cutoff) continue;
+    if (!en.live || en.used >= cutoff || en.spilled == batch_) continue;
     if (en.dirty) {
       spill.push_back(static_cast<uint32_t>(e));
       continue;
     }
     en.live = false;
+    c.bytes -= sizeof(Entry) + en.key.capacity() + en.value.capacity();
     std::string().swap(en.key);  // give the memory back: the cache's size is the bound
     std::string().swap(en.value);
     c.free.push_back(static_cast<uint32_t>(e));
     --c.live;
   }
   if (!spill.empty()) {
-    std::sort(spill.begin(), spill.end(), [&c](uint32_t a, uint32_t b) { return c.entries[a].key < c.entries[b].key; });
+    std::sort(spill.begin(), spill.end(),
+              [&c](uint32_t a, uint32_t b) { return c.entries[a].key < c.entries[b].key; });
     auto* cf = store_->cf(t);
     const int ti = static_cast<int>(t);
     for (uint32_t e : spill) {
@@ -313,7 +350,7 @@ void BatchState::Evict(TableCache& c, Table t, rocksdb::WriteBatch* batch) {
         batch->Delete(cf, en.key);
       }
       en.dirty = false;
-      en.used = batch_;
+      en.spilled = batch_;  // kept until the next flush: its write is in flight until then
     }
     std::erase_if(c.dirty, [&c](uint32_t e) { return !c.entries[e].dirty; });
     c.dirty_ordered.clear();
@@ -322,19 +359,25 @@ void BatchState::Evict(TableCache& c, Table t, rocksdb::WriteBatch* batch) {
   Rebuild(c, c.index.size());
 }
 
-void BatchState::ForEachMerged(Table t, const std::function<void(std::string_view, std::string_view)>& fn) {
+void BatchState::ForEachMerged(Table t,
+                               const std::function<void(std::string_view, std::string_view)>& fn) {
   TableCache& c = tables_[static_cast<int>(t)];
   std::vector<uint32_t> pending(c.dirty);
-  std::sort(pending.begin(), pending.end(), [&c](uint32_t a, uint32_t b) { return c.entries[a].key < c.entries[b].key; });
-  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(t)));
+  std::sort(pending.begin(), pending.end(),
+            [&c](uint32_t a, uint32_t b) { return c.entries[a].key < c.entries[b].key; });
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(t)));
   it->SeekToFirst();
   size_t p = 0;
   while (true) {
     const bool has_db = it->Valid(), has_p = p < pending.size();
     if (!has_db && !has_p) break;
-    int cmp = !has_db ? 1 : !has_p ? -1 : it->key().compare(rocksdb::Slice(c.entries[pending[p]].key));
+    int cmp = !has_db  ? 1
+              : !has_p ? -1
+                       : it->key().compare(rocksdb::Slice(c.entries[pending[p]].key));
     if (cmp < 0) {
-      fn(std::string_view(it->key().data(), it->key().size()), std::string_view(it->value().data(), it->value().size()));
+      fn(std::string_view(it->key().data(), it->key().size()),
+         std::string_view(it->value().data(), it->value().size()));
       it->Next();
       continue;
     }
@@ -354,6 +397,7 @@ void BatchState::Discard() {
     c.entries.clear();
     c.free.clear();
     c.live = 0;
+    c.bytes = 0;
     std::fill(c.index.begin(), c.index.end(), 0);
   }
 }

@@ -23,12 +23,16 @@ class BatchState final : public StateView {
  public:
   // `cache_entries`: clean entries kept per table; past it, eviction halves them (entries
   // of the batch just flushed always stay, so a batch touching more keys keeps more).
-  BatchState(RocksStore* store, size_t cache_entries);
+  // `cache_bytes`: a budget for all tables together (keys, values and bookkeeping); past it,
+  // the largest tables are evicted to half their entries, the same way. 0 = no budget.
+  BatchState(RocksStore* store, size_t cache_entries, size_t cache_bytes = 0);
+  size_t cached_bytes() const;
 
   void SetShard(uint32_t shard);
   uint32_t shard() const { return shard_; }
 
   bool Get(Table t, std::string_view key, std::string* value) override;
+  bool View(Table t, std::string_view key, std::string_view* value) override;
   void Put(Table t, std::string_view key, std::string_view value) override;
   void Delete(Table t, std::string_view key) override;
   void Scan(Table t, std::string_view prefix,
@@ -65,6 +69,7 @@ class BatchState final : public StateView {
     std::string value;
     uint64_t hash = 0;
     uint64_t used = 0;  // batch number of the last access, for eviction
+    uint64_t spilled = 0;  // write-back: batch whose write carries this entry's spill
     bool exists = false;
     bool dirty = false;
     bool live = false;  // false: on the free list
@@ -84,6 +89,7 @@ class BatchState final : public StateView {
     std::vector<uint32_t> free;   // indices of entries not live
     std::vector<uint64_t> index;  // 0 = empty, else (hash >> 32) << 32 | (entry + 1)
     size_t live = 0;
+    size_t bytes = 0;  // sizeof(Entry) + key and value capacity of each live entry
     std::vector<uint32_t> dirty;
     // Built when a range scan needs it, from the dirty entries not in it yet (dirty[0,
     // ordered_upto) are): most batches of most tables are never range-scanned.
@@ -99,7 +105,8 @@ class BatchState final : public StateView {
   // The entry for physical key `pk`, created (not existing, clean) if absent.
   uint32_t Touch(TableCache& c, const std::string& pk, bool* inserted);
   void Rebuild(TableCache& c, size_t slots);
-  void Evict(TableCache& c, Table t, rocksdb::WriteBatch* batch);
+  // Evicts down to `keep` entries (never those of the batch just flushed).
+  void Evict(TableCache& c, Table t, rocksdb::WriteBatch* batch, size_t keep);
   void RangeMerge(Table t, const std::string& lo, const std::string& hi,
                   const std::function<bool(std::string_view, std::string_view)>& fn);
 
@@ -127,6 +134,7 @@ class BatchState final : public StateView {
   bool write_back_ = false;
   WrittenFilter written_[kTableCount];
   size_t cap_;
+  size_t budget_;
   uint32_t shard_ = 0;
   uint64_t batch_ = 1;
   std::string prefix_;

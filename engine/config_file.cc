@@ -272,6 +272,9 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
     X402_TRY_ST(GetInt(path, *e, "engine", "batch_size", 1, 1000000, &bs));
     X402_TRY_ST(GetInt(path, *e, "engine", "cache_entries", 1000, 100000000, &ce));
     X402_TRY_ST(GetInt(path, *e, "engine", "dedupe_horizon", 0, 365LL * 86400, &s->projections.dedupe_horizon_s));
+    int64_t mb = static_cast<int64_t>(s->state_cache_mb);
+    X402_TRY_ST(GetInt(path, *e, "engine", "state_cache_mb", 8, 1 << 20, &mb));
+    s->state_cache_mb = static_cast<size_t>(mb);
     s->batch_size = static_cast<size_t>(bs);
     s->cache_entries = static_cast<size_t>(ce);
   }

@@ -16,6 +16,8 @@ struct FileSettings {
   ProjectionConfig projections;
   size_t batch_size = 16384;
   size_t cache_entries = 50000;
+  // The state cache's byte budget (BatchState), all tables together: --state-cache-mb.
+  size_t state_cache_mb = 256;
   std::map<std::string, std::string> kafka;  // [kafka]: librdkafka properties, verbatim
   AlertSettings alerts;                      // [alerts], [[alerts.discord]]
   // [http]: the API server (engine/cli/api_runtime.h). The address is checked where it is used.

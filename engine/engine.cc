@@ -131,7 +131,7 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions opts) {
   if (!store) return Err(store.error());
   std::unique_ptr<Engine> e(new Engine(std::move(opts)));
   e->store_ = std::move(*store);
-  e->state_ = std::make_unique<BatchState>(e->store_.get(), e->opts_.cache_entries);
+  e->state_ = std::make_unique<BatchState>(e->store_.get(), e->opts_.cache_entries, e->opts_.cache_bytes);
   e->state_->SetWriteBack(e->opts_.write_back);
   e->projections_ = std::make_unique<Projections>(&e->opts_.projections);
   e->timers_ = std::make_unique<TimerIndex>(e->store_.get());

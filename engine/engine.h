@@ -67,6 +67,7 @@ struct EngineOptions {
   StoreOptions store;
   ProjectionConfig projections;
   size_t cache_entries = 100000;     // clean state entries cached per table
+  size_t cache_bytes = 0;            // the state cache's byte budget, all tables (0: none)
   std::optional<TimeMs> as_of;        // replay: events after this time are skipped
   DeadLetterSink* dead_letters = nullptr;  // not owned; may be null (counted only)
   // Not owned. When set, vendor facts go here (flushed before every commit) instead of being

@@ -99,7 +99,8 @@ inline void PutBigEndian64(std::string* out, uint64_t v) {
 }
 inline uint64_t GetBigEndian64(std::string_view in) {
   uint64_t v = 0;
-  for (int i = 0; i < 8 && i < static_cast<int>(in.size()); ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  for (int i = 0; i < 8 && i < static_cast<int>(in.size()); ++i)
+    v = (v << 8) | static_cast<uint8_t>(in[i]);
   return v;
 }
 // Event times are >= 1970 in practice, but keep negative times ordered too.

@@ -48,7 +48,8 @@ Status LoadAgentLimitsFromEnv(char** env, ProjectionConfig* cfg) {
     for (const auto& [suffix, which] : kSuffixes) {
       if (!name.ends_with(suffix) || name.size() <= 5 + suffix.size()) continue;
       std::string agent(name.substr(5, name.size() - 5 - suffix.size()));
-      auto amount = ParseUsdcDecimal(value, std::string("environment variable ") + std::string(name));
+      auto amount =
+          ParseUsdcDecimal(value, std::string("environment variable ") + std::string(name));
       if (!amount) return Err(amount.error());
       auto& o = cfg->agent_limits[agent];
       if (which == 0) o.daily = *amount;

@@ -8,24 +8,12 @@ namespace x402 {
 
 namespace {
 constexpr std::string_view kKindNames[kFindingKindCount] = {
-    "budget.threshold",
-    "budget.exhausted",
-    "budget.per_transaction_exceeded",
-    "authorization.stale",
-    "authorization.expired",
-    "authorization.settled_after_expiry",
-    "authorization.nonce_reuse",
-    "recon.missing_on_chain",
-    "recon.amount_mismatch",
-    "recon.recipient_mismatch",
-    "recon.asset_mismatch",
-    "recon.duplicate_claim",
-    "recon.paid_but_failed",
-    "recon.unrecorded_transfer",
-    "recon.reorged",
-    "recon.unconfirmed",
-    "vendor.failure_streak",
-    "wallet.balance_low",
+    "budget.threshold",          "budget.exhausted",          "budget.per_transaction_exceeded",
+    "authorization.stale",       "authorization.expired",     "authorization.settled_after_expiry",
+    "authorization.nonce_reuse", "recon.missing_on_chain",    "recon.amount_mismatch",
+    "recon.recipient_mismatch",  "recon.asset_mismatch",      "recon.duplicate_claim",
+    "recon.paid_but_failed",     "recon.unrecorded_transfer", "recon.reorged",
+    "recon.unconfirmed",         "vendor.failure_streak",     "wallet.balance_low",
 };
 }  // namespace
 
@@ -39,9 +27,12 @@ std::optional<FindingKind> FindingKindFromName(std::string_view name) {
 
 std::string_view SeverityName(Severity s) {
   switch (s) {
-    case Severity::kInfo: return "info";
-    case Severity::kWarning: return "warning";
-    case Severity::kCritical: return "critical";
+    case Severity::kInfo:
+      return "info";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kCritical:
+      return "critical";
   }
   return "info";
 }

@@ -13,7 +13,7 @@ std::string FindingLedger::StoreKey(FindingKind kind, std::string_view key) {
 void FindingLedger::OpenFinding(Open spec) {
   const std::string sk = StoreKey(spec.kind, spec.key);
   Finding f;
-  bool exists = state_->Get(Table::kFindings, sk, &buf_) && Finding::Decode(buf_, &f);
+  bool exists = state_->View(Table::kFindings, sk, &view_) && Finding::Decode(view_, &f);
   if (exists && f.open) {
     if (f.severity != spec.severity || f.agent_id != spec.agent || f.opened_at != spec.at) {
       // Escalation / de-escalation of an open finding, or a new agent attribution (vendor
@@ -50,7 +50,7 @@ void FindingLedger::OpenFinding(Open spec) {
 void FindingLedger::ResolveFinding(FindingKind kind, std::string_view key, TimeMs at) {
   const std::string sk = StoreKey(kind, key);
   Finding f;
-  if (!state_->Get(Table::kFindings, sk, &buf_) || !Finding::Decode(buf_, &f) || !f.open) return;
+  if (!state_->View(Table::kFindings, sk, &view_) || !Finding::Decode(view_, &f) || !f.open) return;
   f.open = false;
   f.resolved_at = at < f.opened_at ? f.opened_at : at;
   state_->Put(Table::kFindings, sk, f.Encode());

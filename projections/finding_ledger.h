@@ -30,7 +30,7 @@ class FindingLedger final : public FindingSink {
  private:
   StateView* state_;
   TransitionFn on_transition_;
-  std::string buf_;
+  std::string_view view_;  // StateView::View's answer, decoded at once
   uint64_t opened_ = 0, resolved_ = 0;
 };
 

@@ -12,7 +12,6 @@ namespace {
 
 constexpr uint32_t kExhaustedBit = 1u << 31;
 
-
 // spend >= limit * pct / 100, exactly (a zero limit is reached by any spend).
 bool Reached(Amount spend, Amount limit, uint32_t pct) {
   if (limit.is_zero()) return !spend.is_zero();
@@ -48,7 +47,8 @@ std::string Projections::BucketKey(std::string_view agent, char period, std::str
   return k;
 }
 
-Limits Projections::EffectiveLimits(const std::string& agent, const AgentRecord* rec, TimeMs t) const {
+Limits Projections::EffectiveLimits(const std::string& agent, const AgentRecord* rec,
+                                    TimeMs t) const {
   const Limits defaults = cfg_->LimitsFor(agent);
   Limits l = defaults;
   if (rec == nullptr) return l;
@@ -62,39 +62,55 @@ Limits Projections::EffectiveLimits(const std::string& agent, const AgentRecord*
 }
 
 bool Projections::LoadAgent(const std::string& agent, ApplyContext& ctx, AgentRecord* out) {
-  if (!ctx.state->Get(Table::kAgents, agent, &buf_)) {
+  if (!ctx.state->View(Table::kAgents, agent, &view_)) {
     *out = AgentRecord();
     return false;
   }
-  return AgentRecord::Decode(buf_, out);
+  return AgentRecord::Decode(view_, out);
 }
 
 void Projections::Apply(const Event& e, ApplyContext& ctx) {
   switch (e.type) {
-    case EventType::kLimitsSet: ApplyLimits(e, ctx); break;
+    case EventType::kLimitsSet:
+      ApplyLimits(e, ctx);
+      break;
     case EventType::kPaymentAuthorized:
     case EventType::kPaymentSettled:
     case EventType::kPaymentFailed:
-    case EventType::kPaymentCancelled: ApplyPaymentEvent(e, ctx); break;
-    case EventType::kChainTransfer: ApplyTransfer(e, ctx); break;
+    case EventType::kPaymentCancelled:
+      ApplyPaymentEvent(e, ctx);
+      break;
+    case EventType::kChainTransfer:
+      ApplyTransfer(e, ctx);
+      break;
     case EventType::kChainAuthorizationUsed:
-    case EventType::kChainAuthorizationCanceled: ApplyAuthorizationLog(e, ctx); break;
-    case EventType::kWalletRegistered: ApplyWalletRegistered(e, ctx); break;
-    case EventType::kWalletBalance: ApplyBalance(e, ctx); break;
+    case EventType::kChainAuthorizationCanceled:
+      ApplyAuthorizationLog(e, ctx);
+      break;
+    case EventType::kWalletRegistered:
+      ApplyWalletRegistered(e, ctx);
+      break;
+    case EventType::kWalletBalance:
+      ApplyBalance(e, ctx);
+      break;
   }
 }
 
 void Projections::OnTimer(TimerKind kind, std::string_view key, TimeMs, ApplyContext& ctx) {
   switch (kind) {
     case TimerKind::kPaymentDeadline:
-    case TimerKind::kAuthStale: EvaluateAuth(std::string(key), ctx); break;
+    case TimerKind::kAuthStale:
+      EvaluateAuth(std::string(key), ctx);
+      break;
     case TimerKind::kChainGrace:
     case TimerKind::kConfirmTimeout:
-    case TimerKind::kTransferGrace: EvaluateTx(std::string(key), ctx); break;
+    case TimerKind::kTransferGrace:
+      EvaluateTx(std::string(key), ctx);
+      break;
     case TimerKind::kBucketEnd: {
       std::string bk(key);
       BucketRecord b;
-      if (!ctx.state->Get(Table::kBuckets, bk, &buf_) || !BucketRecord::Decode(buf_, &b)) return;
+      if (!ctx.state->View(Table::kBuckets, bk, &view_) || !BucketRecord::Decode(view_, &b)) return;
       size_t bar = bk.find('|');
       if (bar == std::string::npos || bar + 1 >= bk.size()) return;
       EvaluateBucket(bk.substr(0, bar), bk[bar + 1], bk, b, ctx);
@@ -105,13 +121,13 @@ void Projections::OnTimer(TimerKind kind, std::string_view key, TimeMs, ApplyCon
 }
 
 bool Projections::LoadPayment(const std::string& id, ApplyContext& ctx, PaymentRecord* out) {
-  return ctx.state->Get(Table::kPayments, id, &buf_) && PaymentRecord::Decode(buf_, out);
+  return ctx.state->View(Table::kPayments, id, &view_) && PaymentRecord::Decode(view_, out);
 }
 bool Projections::LoadTx(const std::string& key, ApplyContext& ctx, TxRecord* out) {
-  return ctx.state->Get(Table::kTxs, key, &buf_) && TxRecord::Decode(buf_, out);
+  return ctx.state->View(Table::kTxs, key, &view_) && TxRecord::Decode(view_, out);
 }
 bool Projections::LoadAuth(const std::string& key, ApplyContext& ctx, AuthRecord* out) {
-  return ctx.state->Get(Table::kAuths, key, &buf_) && AuthRecord::Decode(buf_, out);
+  return ctx.state->View(Table::kAuths, key, &view_) && AuthRecord::Decode(view_, out);
 }
 
 void Projections::Reconcile(uint32_t* mask, FindingKind kind, bool want, FindingSink::Open spec,
@@ -136,18 +152,19 @@ void Projections::ApplyLimits(const Event& e, ApplyContext& ctx) {
   AgentRecord a;
   LoadAgent(e.subject, ctx, &a);
   LimitsEntry entry{EventRef::Of(e), e.daily_limit, e.monthly_limit, e.per_transaction_max};
-  auto pos = std::lower_bound(a.limits.begin(), a.limits.end(), entry,
-                              [](const LimitsEntry& x, const LimitsEntry& y) { return x.ref < y.ref; });
+  auto pos =
+      std::lower_bound(a.limits.begin(), a.limits.end(), entry,
+                       [](const LimitsEntry& x, const LimitsEntry& y) { return x.ref < y.ref; });
   if (pos != a.limits.end() && pos->ref == entry.ref) return;
   a.limits.insert(pos, std::move(entry));
   ctx.state->Put(Table::kAgents, e.subject, a.Encode());
 
   // The limit in force now changed: re-evaluate the current day and month buckets.
   for (char period : {'D', 'M'}) {
-    std::string bk = BucketKey(e.subject, period, period == 'D' ? DayBucket(ctx.watermark)
-                                                                : MonthBucket(ctx.watermark));
+    std::string bk = BucketKey(
+        e.subject, period, period == 'D' ? DayBucket(ctx.watermark) : MonthBucket(ctx.watermark));
     BucketRecord b;
-    if (ctx.state->Get(Table::kBuckets, bk, &buf_) && BucketRecord::Decode(buf_, &b)) {
+    if (ctx.state->View(Table::kBuckets, bk, &view_) && BucketRecord::Decode(view_, &b)) {
       EvaluateBucket(e.subject, period, bk, b, ctx);
       ctx.state->Put(Table::kBuckets, bk, b.Encode());
     }
@@ -165,20 +182,22 @@ void Projections::ApplyLimits(const Event& e, ApplyContext& ctx) {
     });
     for (const auto& id : ids) {
       PaymentRecord p;
-      if (!ctx.state->Get(Table::kPayments, id, &buf_) || !PaymentRecord::Decode(buf_, &p)) continue;
+      if (!ctx.state->View(Table::kPayments, id, &view_) || !PaymentRecord::Decode(view_, &p))
+        continue;
       EvaluatePerTransaction(id, p, ctx);
       ctx.state->Put(Table::kPayments, id, p.Encode());
     }
   }
 }
 
-void Projections::SetContribution(PaymentRecord& p, Contribution kind, Amount amount, ApplyContext& ctx) {
+void Projections::SetContribution(PaymentRecord& p, Contribution kind, Amount amount,
+                                  ApplyContext& ctx) {
   if (p.contribution == kind && p.contribution_amount == amount) return;
   const TimeMs t = p.auth_ref.time;
   for (char period : {'D', 'M'}) {
     std::string bk = BucketKey(p.agent, period, period == 'D' ? DayBucket(t) : MonthBucket(t));
     BucketRecord b;
-    if (!ctx.state->Get(Table::kBuckets, bk, &buf_) || !BucketRecord::Decode(buf_, &b)) {
+    if (!ctx.state->View(Table::kBuckets, bk, &view_) || !BucketRecord::Decode(view_, &b)) {
       b = BucketRecord();
       b.start = period == 'D' ? DayStart(t) : MonthStart(t);
       b.end = period == 'D' ? DayEnd(t) : MonthEnd(t);
@@ -198,7 +217,8 @@ void Projections::SetContribution(PaymentRecord& p, Contribution kind, Amount am
   p.contribution_amount = amount;
 }
 
-void Projections::EvaluatePerTransaction(const std::string& id, PaymentRecord& p, ApplyContext& ctx) {
+void Projections::EvaluatePerTransaction(const std::string& id, PaymentRecord& p,
+                                         ApplyContext& ctx) {
   const uint32_t bit = Bit(FindingKind::kBudgetPerTransactionExceeded);
   bool want = false;
   Amount max{};
@@ -211,8 +231,13 @@ void Projections::EvaluatePerTransaction(const std::string& id, PaymentRecord& p
   const bool open = p.open_mask & bit;
   const std::string key = p.agent + "|" + id;
   if (want && !open) {
-    FindingSink::Open o{FindingKind::kBudgetPerTransactionExceeded, Severity::kCritical, p.agent, key,
-                        ctx.now, {}, {}};
+    FindingSink::Open o{FindingKind::kBudgetPerTransactionExceeded,
+                        Severity::kCritical,
+                        p.agent,
+                        key,
+                        ctx.now,
+                        {},
+                        {}};
     o.evidence = {{"payment_id", id},
                   {"vendor", p.vendor},
                   {"amount", ToAtomicString(p.amount)},
@@ -263,12 +288,17 @@ void Projections::EvaluateBucket(const std::string& agent, char period, const st
     const uint32_t bit = 1u << i, pct = cfg_->budget_thresholds_pct[i];
     const std::string key = agent + "|" + pname + "|" + bucket + "|" + std::to_string(pct);
     if ((want & bit) && !(b.open_mask & bit)) {
-      FindingSink::Open o{FindingKind::kBudgetThreshold,
-                          pct >= cfg_->budget_critical_pct ? Severity::kCritical : Severity::kWarning,
-                          agent, key, ctx.now, evidence(pct), {}};
-      o.message = agent + " has used " + std::to_string(PercentOf(spend, limit)) + "% of its " + pname +
-                  " budget for " + bucket + " (" + amounts + "), past the " + std::to_string(pct) +
-                  "% threshold";
+      FindingSink::Open o{
+          FindingKind::kBudgetThreshold,
+          pct >= cfg_->budget_critical_pct ? Severity::kCritical : Severity::kWarning,
+          agent,
+          key,
+          ctx.now,
+          evidence(pct),
+          {}};
+      o.message = agent + " has used " + std::to_string(PercentOf(spend, limit)) + "% of its " +
+                  pname + " budget for " + bucket + " (" + amounts + "), past the " +
+                  std::to_string(pct) + "% threshold";
       ctx.findings->OpenFinding(std::move(o));
     } else if (!(want & bit) && (b.open_mask & bit)) {
       ctx.findings->ResolveFinding(FindingKind::kBudgetThreshold, key, resolve_at);
@@ -276,9 +306,10 @@ void Projections::EvaluateBucket(const std::string& agent, char period, const st
   }
   const std::string ekey = agent + "|" + pname + "|" + bucket;
   if ((want & kExhaustedBit) && !(b.open_mask & kExhaustedBit)) {
-    FindingSink::Open o{FindingKind::kBudgetExhausted, Severity::kCritical, agent, ekey, ctx.now,
-                        evidence(0), {}};
-    o.message = agent + " has exhausted its " + pname + " budget for " + bucket + " (" + amounts + ")";
+    FindingSink::Open o{
+        FindingKind::kBudgetExhausted, Severity::kCritical, agent, ekey, ctx.now, evidence(0), {}};
+    o.message =
+        agent + " has exhausted its " + pname + " budget for " + bucket + " (" + amounts + ")";
     ctx.findings->OpenFinding(std::move(o));
   } else if (!(want & kExhaustedBit) && (b.open_mask & kExhaustedBit)) {
     ctx.findings->ResolveFinding(FindingKind::kBudgetExhausted, ekey, resolve_at);

@@ -29,8 +29,8 @@ namespace x402 {
 struct VendorFact {
   bool settled = false;  // true: a settlement at `time`; false: the failure `ref`
   std::string vendor;
-  TimeMs time;           // settled: the payment's latest settlement time
-  EventRef ref;          // failed: the payment.failed event
+  TimeMs time;   // settled: the payment's latest settlement time
+  EventRef ref;  // failed: the payment.failed event
   std::string agent, reason;
   // The fact's event time (the vendor shard's clock follows it).
   TimeMs EventTime() const { return settled ? time : ref.time; }
@@ -94,11 +94,11 @@ class Projections {
   bool LoadAuth(const std::string& key, ApplyContext& ctx, AuthRecord* out);
 
   // Opens or resolves `kind` on `key` so that its open bit in *mask equals `want`.
-  void Reconcile(uint32_t* mask, FindingKind kind, bool want, FindingSink::Open spec, TimeMs resolve_at,
-                 ApplyContext& ctx);
+  void Reconcile(uint32_t* mask, FindingKind kind, bool want, FindingSink::Open spec,
+                 TimeMs resolve_at, ApplyContext& ctx);
 
   const ProjectionConfig* cfg_;
-  std::string buf_;
+  std::string_view view_;  // StateView::View's answer, decoded at once
 };
 
 }  // namespace x402

@@ -303,7 +303,7 @@ void Projections::ApplyTransfer(const Event& e, ApplyContext& ctx) {
   {
     const std::string nk = NetworksKey(e.tx_hash);
     std::vector<std::string> networks;
-    if (ctx.state->Get(Table::kTxHashIndex, nk, &buf_)) networks = DecodeNetworks(buf_);
+    if (ctx.state->View(Table::kTxHashIndex, nk, &view_)) networks = DecodeNetworks(view_);
     if (InsertSorted(networks, e.network)) {
       ctx.state->Put(Table::kTxHashIndex, nk, EncodeNetworks(networks));
     }
@@ -366,7 +366,7 @@ void Projections::ApplyAuthorizationLog(const Event& e, ApplyContext& ctx) {
 void Projections::ApplyWalletRegistered(const Event& e, ApplyContext& ctx) {
   const std::string wk = e.network + "|" + e.address;
   std::vector<std::string> owners;
-  if (ctx.state->Get(Table::kWallets, wk, &buf_)) owners = DecodeStrings(buf_);
+  if (ctx.state->View(Table::kWallets, wk, &view_)) owners = DecodeStrings(view_);
   if (!InsertSorted(owners, e.subject)) return;
   ctx.state->Put(Table::kWallets, wk, EncodeStrings(owners));
   // Transfers out of this address seen before the registration are re-examined.
@@ -819,10 +819,11 @@ void Projections::EvaluateTx(const std::string& tx_key, ApplyContext& ctx) {
       const TimeMs due = l.block_time.plus_seconds(cfg_->chain_grace_s);
       if (!claimed && !l.obs.removed) {
         timers.Want(due, TimerKind::kTransferGrace, w < due);
-        if (w >= due && ctx.state->Get(Table::kWallets, network + "|" + l.from, &buf_)) {
+        if (w >= due && ctx.state->View(Table::kWallets, network + "|" + l.from, &view_)) {
           want = true;
           // The wallet's owner, whoever reported the log.
-          if (auto owners = DecodeStrings(buf_); !owners.empty()) owner = std::move(owners.front());
+          if (auto owners = DecodeStrings(view_); !owners.empty())
+            owner = std::move(owners.front());
         }
       } else {
         timers.Want(due, TimerKind::kTransferGrace, false);

@@ -4,21 +4,36 @@ namespace x402 {
 
 std::string_view TableName(Table t) {
   switch (t) {
-    case Table::kDedupe: return "dedupe";
-    case Table::kAgents: return "agents";
-    case Table::kPayments: return "payments";
-    case Table::kBuckets: return "buckets";
-    case Table::kAgentPayments: return "agent_payments";
-    case Table::kAuths: return "auths";
-    case Table::kTxHashIndex: return "tx_hash_index";
-    case Table::kTxs: return "txs";
-    case Table::kWallets: return "wallets";
-    case Table::kWalletOut: return "wallet_out";
-    case Table::kBalances: return "balances";
-    case Table::kVendors: return "vendors";
-    case Table::kFindings: return "findings";
-    case Table::kTimers: return "timers";
-    case Table::kCount: break;
+    case Table::kDedupe:
+      return "dedupe";
+    case Table::kAgents:
+      return "agents";
+    case Table::kPayments:
+      return "payments";
+    case Table::kBuckets:
+      return "buckets";
+    case Table::kAgentPayments:
+      return "agent_payments";
+    case Table::kAuths:
+      return "auths";
+    case Table::kTxHashIndex:
+      return "tx_hash_index";
+    case Table::kTxs:
+      return "txs";
+    case Table::kWallets:
+      return "wallets";
+    case Table::kWalletOut:
+      return "wallet_out";
+    case Table::kBalances:
+      return "balances";
+    case Table::kVendors:
+      return "vendors";
+    case Table::kFindings:
+      return "findings";
+    case Table::kTimers:
+      return "timers";
+    case Table::kCount:
+      break;
   }
   return "?";
 }
@@ -32,7 +47,8 @@ bool TableInDigest(Table t) {
     case Table::kTimers:
     case Table::kFindings:  // open findings are digested separately (canonical fields only)
       return false;
-    default: return true;
+    default:
+      return true;
   }
 }
 

@@ -47,12 +47,23 @@ class StateView {
   virtual ~StateView() = default;
   // Copies the value into *value and returns true if the key exists.
   virtual bool Get(Table t, std::string_view key, std::string* value) = 0;
+  // Like Get without the copy: *value views the stored bytes until the next call on this
+  // StateView (decode them at once).
+  virtual bool View(Table t, std::string_view key, std::string_view* value) {
+    if (!Get(t, key, &view_buf_)) return false;
+    *value = view_buf_;
+    return true;
+  }
   virtual void Put(Table t, std::string_view key, std::string_view value) = 0;
   virtual void Delete(Table t, std::string_view key) = 0;
   // Visits keys starting with `prefix` in key order (pending writes included) until fn
   // returns false.
-  virtual void Scan(Table t, std::string_view prefix,
-                    const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
+  virtual void Scan(
+      Table t, std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) = 0;
+
+ private:
+  std::string view_buf_;
 };
 
 // Where projections report finding transitions. The implementation keeps the Finding

@@ -37,7 +37,7 @@ void Projections::VendorSettled(const std::string& vendor, TimeMs t, ApplyContex
     return;
   }
   VendorRecord v;
-  if (ctx.state->Get(Table::kVendors, vendor, &buf_)) VendorRecord::Decode(buf_, &v);
+  if (ctx.state->View(Table::kVendors, vendor, &view_)) VendorRecord::Decode(view_, &v);
   if (v.has_settle && t <= v.latest_settle) return;
   v.has_settle = true;
   v.latest_settle = t;
@@ -48,8 +48,8 @@ void Projections::VendorSettled(const std::string& vendor, TimeMs t, ApplyContex
   ctx.state->Put(Table::kVendors, vendor, v.Encode());
 }
 
-void Projections::VendorFailed(const std::string& vendor, const FailureRef& f, const std::string& agent,
-                               ApplyContext& ctx) {
+void Projections::VendorFailed(const std::string& vendor, const FailureRef& f,
+                               const std::string& agent, ApplyContext& ctx) {
   if (ctx.emit_vendor_fact) {
     VendorFact fact;
     fact.vendor = vendor;
@@ -60,11 +60,12 @@ void Projections::VendorFailed(const std::string& vendor, const FailureRef& f, c
     return;
   }
   VendorRecord v;
-  if (ctx.state->Get(Table::kVendors, vendor, &buf_)) VendorRecord::Decode(buf_, &v);
+  if (ctx.state->View(Table::kVendors, vendor, &view_)) VendorRecord::Decode(view_, &v);
   if (v.has_settle && f.ref.time <= v.latest_settle) return;
   VendorFailure vf{f.ref, agent, f.reason};
-  auto pos = std::lower_bound(v.failures.begin(), v.failures.end(), vf,
-                              [](const VendorFailure& a, const VendorFailure& b) { return a.ref < b.ref; });
+  auto pos = std::lower_bound(
+      v.failures.begin(), v.failures.end(), vf,
+      [](const VendorFailure& a, const VendorFailure& b) { return a.ref < b.ref; });
   if (pos != v.failures.end() && pos->ref == vf.ref) return;
   v.failures.insert(pos, std::move(vf));
   if (v.failures.size() > kMaxStreakKept) v.failures.erase(v.failures.begin());
@@ -75,21 +76,27 @@ void Projections::VendorFailed(const std::string& vendor, const FailureRef& f, c
 void Projections::EvaluateVendor(const std::string& vendor, VendorRecord& v, ApplyContext& ctx) {
   const size_t streak = v.failures.size();
   const bool want = streak >= cfg_->vendor_streak_warning;
-  const Severity sev = streak >= cfg_->vendor_streak_critical ? Severity::kCritical : Severity::kWarning;
+  const Severity sev =
+      streak >= cfg_->vendor_streak_critical ? Severity::kCritical : Severity::kWarning;
   if (!want && !(v.open_mask & 1)) return;
 
   if (want) {
     const VendorFailure& last = v.failures.back();
-    FindingSink::Open o{FindingKind::kVendorFailureStreak, sev, last.agent, vendor,
-                        v.failures[cfg_->vendor_streak_warning - 1].ref.time, {}, {}};
+    FindingSink::Open o{FindingKind::kVendorFailureStreak,
+                        sev,
+                        last.agent,
+                        vendor,
+                        v.failures[cfg_->vendor_streak_warning - 1].ref.time,
+                        {},
+                        {}};
     o.evidence = {{"vendor", vendor},
                   {"streak", std::to_string(streak)},
                   {"last_failure_at", FormatRfc3339(last.ref.time)},
                   {"last_reason", last.reason}};
     if (v.has_settle) o.evidence.emplace_back("last_settlement_at", FormatRfc3339(v.latest_settle));
     o.message = "vendor " + vendor + " failed " + std::to_string(streak) + " payments in a row" +
-                (v.has_settle ? " since its last settlement" : "") + " (latest: " + last.reason + ", for " +
-                last.agent + ")";
+                (v.has_settle ? " since its last settlement" : "") + " (latest: " + last.reason +
+                ", for " + last.agent + ")";
     ctx.findings->OpenFinding(std::move(o));
     v.open_mask = 1;
     v.severity = static_cast<uint8_t>(sev);
@@ -106,7 +113,8 @@ void Projections::EvaluateVendor(const std::string& vendor, VendorRecord& v, App
 void Projections::ApplyBalance(const Event& e, ApplyContext& ctx) {
   const std::string key = e.network + "|" + e.address + "|" + e.asset;
   BalanceRecord b;
-  const bool exists = ctx.state->Get(Table::kBalances, key, &buf_) && BalanceRecord::Decode(buf_, &b);
+  const bool exists =
+      ctx.state->View(Table::kBalances, key, &view_) && BalanceRecord::Decode(view_, &b);
   const EventRef ref = EventRef::Of(e);
   if (exists) {
     bool wins = e.block_number != b.block_number ? e.block_number > b.block_number
@@ -119,9 +127,11 @@ void Projections::ApplyBalance(const Event& e, ApplyContext& ctx) {
   b.ref = ref;
   b.agent = e.subject;
   const bool want = b.balance < cfg_->wallet_low_warning;
-  const Severity sev = b.balance < cfg_->wallet_low_critical ? Severity::kCritical : Severity::kWarning;
+  const Severity sev =
+      b.balance < cfg_->wallet_low_critical ? Severity::kCritical : Severity::kWarning;
   if (want && (!(b.open_mask & 1) || b.severity != static_cast<uint8_t>(sev))) {
-    const Amount threshold = sev == Severity::kCritical ? cfg_->wallet_low_critical : cfg_->wallet_low_warning;
+    const Amount threshold =
+        sev == Severity::kCritical ? cfg_->wallet_low_critical : cfg_->wallet_low_warning;
     FindingSink::Open o{FindingKind::kWalletBalanceLow, sev, b.agent, key, ctx.now, {}, {}};
     o.evidence = {{"network", e.network},
                   {"address", e.address},

@@ -70,6 +70,7 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   eo.store.write_buffer_bytes = 64 << 20;
   eo.projections = o.projections;
   eo.cache_entries = o.cache_entries;
+  eo.cache_bytes = o.cache_bytes;
   eo.as_of = o.as_of;
   eo.dead_letters = &dls;
   eo.async_commit = true;  // a throw-away store: nothing outside waits on a commit

@@ -28,6 +28,7 @@ struct ReplayOptions {
   ProjectionConfig projections;
   size_t batch_size = 16384;
   size_t cache_entries = 50000;
+  size_t cache_bytes = size_t(256) << 20;
   bool progress = false;  // a progress line on stderr (callers pass isatty(2))
 };
 

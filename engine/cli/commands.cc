@@ -52,6 +52,7 @@ struct FlagSpec {
 constexpr FlagSpec kProjectionFlags[] = {
     {"config", "FILE", "TOML configuration file (see ops/config/x402rec.example.toml)"},
     {"stale-after", "SECONDS", "authorization.stale after this long pending (default 900)"},
+    {"state-cache-mb", "MB", "memory for cached projection state, all tables together (default 256)"},
     {"dedupe-horizon", "SECONDS",
      "a repeated (source, id) within this much event time is a duplicate; 0 remembers none (default 604800)"},
     {"chain-grace", "SECONDS", "wait for the chain this long before missing/unrecorded (default 600)"},
@@ -76,6 +77,11 @@ Status LoadSettings(const Flags& f, FileSettings* s) {
   if (!st.ok()) return Err("x402rec " + f.command() + ": " + st.error());
   if (f.command() == "run" || f.command() == "demo") {
     if (Status a = ApplyAlertEnvAndFlags(f, &s->alerts); !a.ok()) return a;
+  }
+  if (f.Has("state-cache-mb")) {
+    auto v = f.GetUint("state-cache-mb", 0, 8, 1 << 20);
+    if (!v) return Err(v.error());
+    s->state_cache_mb = static_cast<size_t>(*v);
   }
   ProjectionConfig& p = s->projections;
   struct IntFlag {
@@ -300,6 +306,7 @@ int RunKafka(const Flags& f, const FileSettings& settings, const std::string& di
   eo.store.path = dir + "/state";
   eo.projections = settings.projections;
   eo.cache_entries = settings.cache_entries;
+  eo.cache_bytes = settings.state_cache_mb << 20;
   eo.dead_letters = &dls;
   eo.vendor_facts = &vendor_facts;
   eo.observer = (*api)->observer();
@@ -630,6 +637,7 @@ int RunCommand(int argc, char** argv) {
   eo.store.path = *dir + "/state";
   eo.projections = settings.projections;
   eo.cache_entries = settings.cache_entries;
+  eo.cache_bytes = settings.state_cache_mb << 20;
   eo.dead_letters = dls.get();
   eo.store.read_only = f.Has("status");
   eo.async_commit = !f.Has("status");  // as in Kafka mode; ProcessFiles syncs at the end
@@ -908,6 +916,7 @@ int ReplayCommand(int argc, char** argv) {
   if (!bs) return Fail(bs.error(), 2);
   o.batch_size = *bs;
   o.cache_entries = settings.cache_entries;
+  o.cache_bytes = settings.state_cache_mb << 20;
   o.projections = settings.projections;
   o.state_dir = f.Get("state-dir").value_or("");
   o.progress = isatty(2);
@@ -1196,6 +1205,7 @@ int DemoCommand(int argc, char** argv) {
   ro.brokers = brokers;
   ro.projections = settings.projections;
   ro.cache_entries = settings.cache_entries;
+  ro.cache_bytes = settings.state_cache_mb << 20;
   auto rep = RunReplay(ro);
   if (!rep) return Fail("x402rec demo: replay: " + rep.error());
   const bool same = rep->report.state_digest == live_digest;
@@ -1244,6 +1254,7 @@ int DemoCommand(int argc, char** argv) {
     eo.store.path = dir + "/state";
     eo.projections = settings.projections;
     eo.cache_entries = settings.cache_entries;
+    eo.cache_bytes = settings.state_cache_mb << 20;
     auto engine = Engine::Open(eo);
     if (!engine) return Fail("x402rec demo: " + engine.error());
     ApiScope api_scope(api.get());

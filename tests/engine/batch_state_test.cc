@@ -152,6 +152,40 @@ TEST(BatchStateTest, WriteBackMatchesAModelWhileSpillingUnderOverlappedCommits) 
   for (uint32_t seed = 5; seed <= 6; ++seed) RunModel(false, seed, true);
 }
 
+// --state-cache-mb: the cache stays within its byte budget (beyond the batch in hand), in
+// both modes, and everything evicted or spilled still reads back.
+TEST(BatchStateTest, TheCacheKeepsToItsByteBudget) {
+  for (bool write_back : {false, true}) {
+    TempDir tmp;
+    StoreOptions so;
+    so.path = tmp.path();
+    so.disable_wal = true;
+    auto store = RocksStore::Open(so);
+    ASSERT_TRUE(store) << store.error();
+    constexpr size_t kBudget = 1 << 20;
+    BatchState s(store->get(), /*cache_entries=*/1000000, kBudget);
+    s.SetWriteBack(write_back);
+    const std::string value(1000, 'v');
+    size_t peak = 0;
+    for (int batch = 0; batch < 100; ++batch) {
+      for (int i = 0; i < 100; ++i)
+        s.Put(Table::kPayments, "p" + std::to_string(batch * 100 + i), value + std::to_string(i));
+      rocksdb::WriteBatch wb;
+      s.Flush(&wb);
+      ASSERT_TRUE((*store)->WriteAsync(std::move(wb)).ok());
+      peak = std::max(peak, s.cached_bytes());
+    }
+    EXPECT_LT(peak, kBudget + 200 * 1100)
+        << "write_back " << write_back;  // a batch's entries may stay
+    for (int k = 0; k < 10000; k += 97) {
+      std::string v;
+      ASSERT_TRUE(s.Get(Table::kPayments, "p" + std::to_string(k), &v)) << k;
+      EXPECT_EQ(v, value + std::to_string(k % 100));
+    }
+    ASSERT_TRUE((*store)->WaitWrites().ok());
+  }
+}
+
 TEST(BatchStateTest, AFailedAsynchronousWriteIsReportedByEveryLaterCall) {
   TempDir tmp;
   StoreOptions so;
