@@ -14,7 +14,7 @@ constexpr std::string_view kSegmentPrefix = "dd|";
 constexpr std::string_view kDropPrefix = "ddx|";
 constexpr uint64_t kTimeBias = uint64_t(1) << 47;
 constexpr uint64_t kTimeMask = (uint64_t(1) << 48) - 1;
-constexpr size_t kInitialSlots = 1024;
+constexpr size_t kInitialSlots = 64;  // per part
 constexpr size_t kSlotBytes = 4 + 16;  // a segment entry: be32 shard, fp, meta
 
 void PutBigEndian32(std::string* out, uint32_t v) {
@@ -74,45 +74,46 @@ bool DedupeWindow::Expired(TimeMs t, TimeMs watermark) const {
   return t.ms < watermark.ms - horizon_ms_;
 }
 
-DedupeWindow::Slot* DedupeWindow::Find(Shard& sh, const Slot& s) {
-  const size_t n = sh.slots.size();
-  size_t i = static_cast<size_t>((static_cast<unsigned __int128>(s.fp) * n) >> 64);
+DedupeWindow::Slot* DedupeWindow::Find(Part& p, const Slot& s) {
+  const size_t n = p.slots.size();
+  // The top 6 bits chose the part: place by the bits below them.
+  size_t i = static_cast<size_t>((static_cast<unsigned __int128>(s.fp << 6) * n) >> 64);
   const uint64_t tag = s.meta >> 48;
   while (true) {
-    Slot& x = sh.slots[i];
+    Slot& x = p.slots[i];
     if (x.fp == 0 || (x.fp == s.fp && (x.meta >> 48) == tag)) return &x;
     if (++i == n) i = 0;
   }
 }
 
-void DedupeWindow::Grow(Shard& sh, TimeMs watermark) {
+void DedupeWindow::Grow(Part& p, TimeMs watermark) {
   // Drop what passed the horizon first; grow by half only if the live pairs still fill the
   // table past half.
   size_t live = 0;
-  for (const Slot& x : sh.slots) live += x.fp != 0 && !Expired(TimeOf(x), watermark);
-  size_t n = std::max(kInitialSlots, sh.slots.size());
+  for (const Slot& x : p.slots) live += x.fp != 0 && !Expired(TimeOf(x), watermark);
+  size_t n = std::max(kInitialSlots, p.slots.size());
   while (live * 2 > n) n += n / 2;
   std::vector<Slot> old;
-  old.swap(sh.slots);
-  sh.slots.assign(n, Slot{});
-  sh.used = 0;
+  old.swap(p.slots);
+  p.slots.assign(n, Slot{});
+  p.used = 0;
   for (const Slot& x : old) {
     if (x.fp == 0 || Expired(TimeOf(x), watermark)) continue;
-    *Find(sh, x) = x;
-    ++sh.used;
+    *Find(p, x) = x;
+    ++p.used;
   }
 }
 
 void DedupeWindow::Insert(uint32_t shard, const Slot& s, TimeMs watermark) {
-  Shard& sh = shards_[shard];
-  if (sh.slots.empty()) sh.slots.assign(kInitialSlots, Slot{});
-  Slot* x = Find(sh, s);
+  Part& p = shards_[shard].PartOf(s);
+  if (p.slots.empty()) p.slots.assign(kInitialSlots, Slot{});
+  Slot* x = Find(p, s);
   if (x->fp == 0) {
-    if ((sh.used + 1) * 5 > sh.slots.size() * 4) {  // load factor 0.8
-      Grow(sh, watermark);
-      x = Find(sh, s);
+    if ((p.used + 1) * 5 > p.slots.size() * 4) {  // load factor 0.8
+      Grow(p, watermark);
+      x = Find(p, s);
     }
-    ++sh.used;
+    ++p.used;
   }
   *x = s;
 }
@@ -125,8 +126,11 @@ bool DedupeWindow::CheckAndRemember(uint32_t shard, std::string_view source, std
   if (watermark > clock) clock = watermark;
   auto it = shards_.find(shard);
   if (it != shards_.end()) {
-    const Slot* x = Find(it->second, s);
-    if (x->fp != 0 && !Expired(TimeOf(*x), watermark)) return true;
+    Part& p = it->second.PartOf(s);
+    if (!p.slots.empty()) {
+      const Slot* x = Find(p, s);
+      if (x->fp != 0 && !Expired(TimeOf(*x), watermark)) return true;
+    }
   }
   Insert(shard, s, watermark);
   pending_.emplace_back(shard, s);
@@ -251,13 +255,17 @@ Status DedupeWindow::Load(RocksStore* store, const std::map<uint32_t, TimeMs>& w
 
 size_t DedupeWindow::remembered() const {
   size_t n = 0;
-  for (const auto& [shard, sh] : shards_) n += sh.used;
+  for (const auto& [shard, sh] : shards_) {
+    for (const Part& p : sh.parts) n += p.used;
+  }
   return n;
 }
 
 size_t DedupeWindow::memory_bytes() const {
   size_t n = pending_.capacity() * sizeof(pending_[0]);
-  for (const auto& [shard, sh] : shards_) n += sh.slots.capacity() * sizeof(Slot);
+  for (const auto& [shard, sh] : shards_) {
+    for (const Part& p : sh.parts) n += p.slots.capacity() * sizeof(Slot);
+  }
   return n;
 }
 

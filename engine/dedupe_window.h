@@ -6,8 +6,8 @@
 // nothing but the applied count). A horizon of 0 remembers nothing.
 //
 // Memory: one 16-byte slot per remembered pair (an 80-bit fingerprint of the pair and its
-// 48-bit event time), in an open-addressed table per shard that drops expired pairs before
-// it grows. Two different pairs are taken for one with probability about N*M/2^80 for N
+// 48-bit event time), in open-addressed tables (64 per shard, by fingerprint, at most 80 %
+// full) that drop expired pairs before they grow: about 20 to 30 bytes a pair. Two different pairs are taken for one with probability about N*M/2^80 for N
 // remembered pairs and M lookups (1e7 remembered, 1e10 looked up: 8e-6).
 //
 // Durability: the pairs a commit adds are ONE meta value of that commit's WriteBatch
@@ -64,9 +64,16 @@ class DedupeWindow {
     uint64_t fp = 0;    // 64 bits of the pair's hash, never 0 (0 = empty slot)
     uint64_t meta = 0;  // 16 more hash bits << 48 | (time + 2^47) in 48 bits
   };
-  struct Shard {
+  // A shard's pairs are split by fingerprint into kParts open-addressed tables that grow
+  // one at a time, so growing never holds two copies of the whole window.
+  static constexpr int kParts = 64;
+  struct Part {
     std::vector<Slot> slots;
     size_t used = 0;
+  };
+  struct Shard {
+    Part parts[kParts];
+    Part& PartOf(const Slot& s) { return parts[s.fp >> 58]; }
   };
   struct Segment {
     uint64_t seq;
@@ -75,9 +82,9 @@ class DedupeWindow {
   static Slot Fingerprint(std::string_view source, std::string_view id, TimeMs time);
   static TimeMs TimeOf(const Slot& s);
   // The slot holding s's fingerprint, or the empty slot where it belongs.
-  static Slot* Find(Shard& sh, const Slot& s);
+  static Slot* Find(Part& p, const Slot& s);
   void Insert(uint32_t shard, const Slot& s, TimeMs watermark);
-  void Grow(Shard& sh, TimeMs watermark);
+  void Grow(Part& p, TimeMs watermark);
   bool Expired(TimeMs t, TimeMs watermark) const;
 
   int64_t horizon_ms_;
