@@ -171,7 +171,9 @@ void DedupeWindow::Stage(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* m
   v.reserve(1 + pending_.size() * kSlotBytes);
   v.push_back(1);
   Segment seg{next_seq_++, {}};
-  for (const auto& [shard, s] : pending_) {
+  for (const auto& pending : pending_) {
+    const uint32_t shard = pending.first;  // not a structured binding: the lambda below uses it
+    const Slot& s = pending.second;
     if (Expired(TimeOf(s), clock(shard))) continue;  // already past the horizon: nothing to keep
     PutBigEndian32(&v, shard);
     PutBigEndian64(&v, s.fp);

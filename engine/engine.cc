@@ -19,6 +19,20 @@ constexpr const char* kOutboxSeqKey = "outbox_seq";
 constexpr const char* kFormatKey = "format";
 constexpr int kFormat = 3;
 
+// Decodes every record of `t` and puts it back as this build encodes it (a format upgrade).
+template <class Record>
+Status RewriteRecords(RocksStore* store, Table t, rocksdb::WriteBatch* wb, size_t* n) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      store->db()->NewIterator(rocksdb::ReadOptions(), store->cf(t)));
+  Record r;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!Record::Decode(std::string_view(it->value().data(), it->value().size()), &r)) continue;
+    wb->Put(store->cf(t), it->key(), r.Encode());
+    ++*n;
+  }
+  return it->status().ok() ? Status::Ok() : Err("format upgrade: " + it->status().ToString());
+}
+
 std::string ShardKey(const char* prefix, uint32_t shard) {
   return std::string(prefix) + BatchState::ShardPrefix(shard);
 }
@@ -131,7 +145,8 @@ Result<std::unique_ptr<Engine>> Engine::Open(EngineOptions opts) {
   if (!store) return Err(store.error());
   std::unique_ptr<Engine> e(new Engine(std::move(opts)));
   e->store_ = std::move(*store);
-  e->state_ = std::make_unique<BatchState>(e->store_.get(), e->opts_.cache_entries, e->opts_.cache_bytes);
+  e->state_ =
+      std::make_unique<BatchState>(e->store_.get(), e->opts_.cache_entries, e->opts_.cache_bytes);
   e->state_->SetWriteBack(e->opts_.write_back);
   e->projections_ = std::make_unique<Projections>(&e->opts_.projections);
   e->timers_ = std::make_unique<TimerIndex>(e->store_.get());
@@ -215,46 +230,11 @@ Status Engine::UpgradeFormat() {
     if (!it->status().ok()) return Err("format upgrade: " + it->status().ToString());
     // Records whose encoding changed: payments (failures fingerprinted), and the chain log
     // state of authorizations and transactions (per block).
-    auto rewrite = [&](Table t, auto decode_encode) -> Status {
-      it.reset(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(t)));
-      for (it->SeekToFirst(); it->Valid(); it->Next()) {
-        std::string out;
-        if (!decode_encode(std::string_view(it->value().data(), it->value().size()), &out))
-          continue;
-        wb.Put(store_->cf(t), it->key(), out);
-        ++rewritten;
-      }
-      return it->status().ok() ? Status::Ok() : Err("format upgrade: " + it->status().ToString());
-    };
-    if (Status st = rewrite(Table::kPayments,
-                            [](std::string_view v, std::string* out) {
-                              PaymentRecord r;
-                              if (!PaymentRecord::Decode(v, &r)) return false;
-                              *out = r.Encode();
-                              return true;
-                            });
-        !st.ok()) {
-      return st;
-    }
-    if (Status st = rewrite(Table::kAuths,
-                            [](std::string_view v, std::string* out) {
-                              AuthRecord r;
-                              if (!AuthRecord::Decode(v, &r)) return false;
-                              *out = r.Encode();
-                              return true;
-                            });
-        !st.ok()) {
-      return st;
-    }
-    if (Status st = rewrite(Table::kTxs,
-                            [](std::string_view v, std::string* out) {
-                              TxRecord r;
-                              if (!TxRecord::Decode(v, &r)) return false;
-                              *out = r.Encode();
-                              return true;
-                            });
-        !st.ok()) {
-      return st;
+    for (Status st :
+         {RewriteRecords<PaymentRecord>(store_.get(), Table::kPayments, &wb, &rewritten),
+          RewriteRecords<AuthRecord>(store_.get(), Table::kAuths, &wb, &rewritten),
+          RewriteRecords<TxRecord>(store_.get(), Table::kTxs, &wb, &rewritten)}) {
+      if (!st.ok()) return st;
     }
     dedupe_->Stage(&wb, store_->meta(), watermarks_);
     std::fprintf(stderr,

@@ -1016,14 +1016,18 @@ TEST_F(ReconciliationTest, ReInclusionAtTheSameHeightInAnotherBlockIsLiveAgainIn
                                           test::ChainTransfer(in2, "c3")};
   const std::vector<std::vector<int>> orders = {{0, 1, 2}, {1, 0, 2}, {2, 1, 0},
                                                 {1, 2, 0}, {0, 2, 1}, {2, 0, 1}};
-  std::string first_digest;
-  for (const auto& order : orders) {
-    EngineHarness h;
+  // A settled payment, then the chain observations in `order`.
+  auto feed = [&](EngineHarness& h, const std::vector<int>& order) {
     ASSERT_TRUE(h.Feed({test::Authorized(A("p1", 1), "e1"),
                         test::Settled(kAgent, "p1", "e2", At("10:01:00"), 0xF1)})
                     .ok());
     for (int i : order) ASSERT_TRUE(h.Feed({chain[i]}).ok());
     ASSERT_TRUE(h.AdvanceTo(At("10:05:00")).ok());
+  };
+  std::string first_digest;
+  for (const auto& order : orders) {
+    EngineHarness h;
+    feed(h, order);
     EXPECT_FALSE(h.HasOpen(K::kReconReorged, TransferKey(0xF1)))
         << order[0] << order[1] << order[2];
     EXPECT_FALSE(OpenOfKind(h, K::kReconMissingOnChain));
@@ -1033,11 +1037,7 @@ TEST_F(ReconciliationTest, ReInclusionAtTheSameHeightInAnotherBlockIsLiveAgainIn
   // Without the re-inclusion the log is removed, whichever of the two came first.
   for (const auto& order : std::vector<std::vector<int>>{{0, 1}, {1, 0}}) {
     EngineHarness h;
-    ASSERT_TRUE(h.Feed({test::Authorized(A("p1", 1), "e1"),
-                        test::Settled(kAgent, "p1", "e2", At("10:01:00"), 0xF1)})
-                    .ok());
-    for (int i : order) ASSERT_TRUE(h.Feed({chain[i]}).ok());
-    ASSERT_TRUE(h.AdvanceTo(At("10:05:00")).ok());
+    feed(h, order);
     EXPECT_TRUE(h.HasOpen(K::kReconReorged, TransferKey(0xF1))) << order[0] << order[1];
   }
   // Named by height alone: a removal at that height is final for it.
