@@ -212,8 +212,17 @@ ApiService::ApiService(ApiServiceOptions o) : o_(std::move(o)) {
 
 ApiResponse ApiService::Handle(const HttpRequest& req) const {
   if (!o_.token.empty()) {
-    const std::string_view auth = req.authorization;
-    const bool ok = auth.starts_with("Bearer ") && ConstantTimeEquals(auth.substr(7), o_.token);
+    // RFC 7235: the scheme is case-insensitive and one or more spaces follow it.
+    std::string_view auth = req.authorization;
+    const size_t sp = auth.find(' ');
+    bool ok = false;
+    if (sp == 6) {
+      bool bearer = true;
+      for (size_t i = 0; i < 6; ++i) bearer = bearer && (auth[i] | 0x20) == "bearer"[i];
+      auth.remove_prefix(sp);
+      while (auth.starts_with(' ')) auth.remove_prefix(1);
+      ok = bearer && ConstantTimeEquals(auth, o_.token);
+    }
     if (!ok) {
       ApiResponse r = HttpError(401, "missing or wrong bearer token");
       r.headers.emplace_back("WWW-Authenticate", "Bearer");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <atomic>
 #include <regex>
@@ -468,6 +469,11 @@ TEST_F(ApiTest, MethodsPathsAndLimits) {
   Response big = Get(port_, "/healthz", "X-Big: " + std::string(8000, 'a') + "\r\n");
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(Send(port_, "NONSENSE\r\n\r\n").status, 400);
+  // An error that quotes a client's bytes is still valid UTF-8 JSON (0xFF becomes U+FFFD).
+  Response bad = Get(port_, "/v1/findings?status=%FF%C3%A9\xff");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_TRUE(simdjson::validate_utf8(bad.body.data(), bad.body.size())) << bad.body;
+  EXPECT_NE(bad.body.find("\\ufffd"), std::string::npos) << bad.body;
   // A request that never completes is cut off at the deadline (500 ms here).
   const auto t0 = std::chrono::steady_clock::now();
   Response slow = Send(port_, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
@@ -493,6 +499,14 @@ TEST_F(ApiTest, BearerToken) {
   EXPECT_EQ(Get(port_, "/metrics", "Authorization: Basic s3cret-token-0123456789\r\n").status, 401);
   EXPECT_EQ(Get(port_, "/metrics", "Authorization: Bearer s3cret-token-0123456789\r\n").status,
             200);
+  // RFC 7235: the scheme is case-insensitive, and more than one space may follow it.
+  EXPECT_EQ(Get(port_, "/metrics", "Authorization: bearer s3cret-token-0123456789\r\n").status,
+            200);
+  EXPECT_EQ(Get(port_, "/metrics", "Authorization: BEARER  s3cret-token-0123456789\r\n").status,
+            200);
+  EXPECT_EQ(Get(port_, "/metrics", "Authorization: Bearerx s3cret-token-0123456789\r\n").status,
+            401);
+  EXPECT_EQ(Get(port_, "/metrics", "Authorization: s3cret-token-0123456789\r\n").status, 401);
   EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abcd"));
