@@ -20,6 +20,11 @@ DeadLetter MakeDeadLetter(const SourceRecord& rec, std::string_view reason) {
   d.offset = rec.offset;
   d.original = std::string(rec.bytes);
   d.reason = std::string(reason);
+  if (rec.oversize) {
+    d.truncated = true;
+    d.length = rec.length;
+    d.sha256 = std::string(rec.sha256);
+  }
   return d;
 }
 
@@ -49,6 +54,11 @@ std::string DeadLetterJson(const DeadLetter& d) {
       hex.push_back(kHex[c & 15]);
     }
     j.Field("original_hex", hex);
+  }
+  if (d.truncated) {
+    j.Key("original_truncated").Bool(true);
+    j.Key("original_length").Uint(d.length);
+    j.Field("original_sha256", d.sha256);
   }
   j.EndObject();
   return out;
@@ -103,6 +113,10 @@ void KafkaDeadLetterSink::Write(const SourceRecord& rec, std::string_view reason
                     {"x402-source-partition", std::to_string(rec.index)},
                     {"x402-source-offset", std::to_string(rec.offset)},
                     {"x402-reason", std::string(reason)}};
+  if (rec.oversize) {
+    h.push_back({"x402-original-length", std::to_string(rec.length)});
+    h.push_back({"x402-original-sha256", std::string(rec.sha256)});
+  }
   Status st = producer_->Produce(topic_, "", rec.bytes, h);
   if (!st.ok() && error_.empty()) error_ = st.error();
 }

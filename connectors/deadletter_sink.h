@@ -22,8 +22,11 @@ struct DeadLetter {
   bool is_file = true;
   uint64_t index = 0;    // line number or partition
   uint64_t offset = 0;   // byte offset or message offset
-  std::string original;  // possibly truncated for oversize records
+  std::string original;  // the first kOversizeHeadBytes of an oversize record
   std::string reason;
+  bool truncated = false;  // oversize: `original` is a prefix of `length` bytes hashing to sha256
+  uint64_t length = 0;
+  std::string sha256;
 };
 
 class DeadLetterSink {

@@ -28,6 +28,8 @@ struct SourceRecord {
   bool check_key = false;
   bool has_key = false;
   std::string_view key;
+  // Oversize records: lowercase hex SHA-256 of the whole record (its head is in `bytes`).
+  std::string_view sha256;
 };
 
 // Meta-column-family entries recording where a source stands.

@@ -52,6 +52,7 @@ bool FileSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
   arena_.clear();
   struct Pending {
     size_t arena_off, len;
+    size_t sha_off = 0, sha_len = 0;
     SourceRecord rec;
   };
   std::vector<Pending> pending;
@@ -72,6 +73,9 @@ bool FileSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
     p.len = line.text.size();
     arena_.append(line.text);
     arena_.append(EventDecoder::kPadding, ' ');
+    p.sha_off = arena_.size();
+    p.sha_len = line.sha256.size();
+    arena_.append(line.sha256);
     p.rec.shard = 0;
     p.rec.oversize = line.oversize;
     p.rec.length = line.length;
@@ -83,6 +87,7 @@ bool FileSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
   }
   for (auto& p : pending) {
     p.rec.bytes = std::string_view(arena_.data() + p.arena_off, p.len);
+    p.rec.sha256 = std::string_view(arena_.data() + p.sha_off, p.sha_len);
     out->push_back(p.rec);
   }
   if (!out->empty()) return true;

@@ -6,12 +6,15 @@
 #include <chrono>
 
 #include "schemas/decoder.h"
+#include "schemas/jsonl.h"
+#include "schemas/sha256.h"
 
 namespace x402 {
 namespace {
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -22,7 +25,8 @@ void ErrorCb(rd_kafka_t*, int err, const char* reason, void* opaque) {
       std::string(rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))) + ": " + reason);
 }
 
-void RebalanceCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
+void RebalanceCb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                 void* opaque) {
   static_cast<KafkaSource*>(opaque)->OnRebalance(err, parts);
 }
 
@@ -35,7 +39,8 @@ std::string KafkaSource::PositionKey(const std::string& topic, int32_t partition
 int KafkaSource::TopicIndex(const std::string& topic) const {
   for (size_t i = 0; i < o_.topics.size(); ++i)
     if (o_.topics[i] == topic) return static_cast<int>(i);
-  if (!o_.vendor_facts_topic.empty() && topic == o_.vendor_facts_topic) return static_cast<int>(o_.topics.size());
+  if (!o_.vendor_facts_topic.empty() && topic == o_.vendor_facts_topic)
+    return static_cast<int>(o_.topics.size());
   return -1;
 }
 
@@ -78,10 +83,13 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(KafkaSourceOptions opts) 
   s->rk_ = rk;
   rd_kafka_poll_set_consumer(rk);
   if (!s->o_.scan) {
-    rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(s->o_.topics.size()));
-    for (const auto& t : s->o_.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t* topics =
+        rd_kafka_topic_partition_list_new(static_cast<int>(s->o_.topics.size()));
+    for (const auto& t : s->o_.topics)
+      rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
     if (!s->o_.vendor_facts_topic.empty()) {
-      rd_kafka_topic_partition_list_add(topics, s->o_.vendor_facts_topic.c_str(), RD_KAFKA_PARTITION_UA);
+      rd_kafka_topic_partition_list_add(topics, s->o_.vendor_facts_topic.c_str(),
+                                        RD_KAFKA_PARTITION_UA);
     }
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
@@ -99,7 +107,8 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(KafkaSourceOptions opts) 
     if (e || md->topic_cnt != 1 || md->topics[0].err) {
       if (md) rd_kafka_metadata_destroy(md);
       rd_kafka_topic_partition_list_destroy(list);
-      return Err("kafka: cannot read topic " + topic + ": " + rd_kafka_err2str(e ? e : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+      return Err("kafka: cannot read topic " + topic + ": " +
+                 rd_kafka_err2str(e ? e : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
     }
     for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
       const int32_t p = md->topics[0].partitions[i].id;
@@ -108,7 +117,8 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(KafkaSourceOptions opts) 
       if (e) {
         rd_kafka_metadata_destroy(md);
         rd_kafka_topic_partition_list_destroy(list);
-        return Err("kafka: watermarks of " + topic + "/" + std::to_string(p) + ": " + rd_kafka_err2str(e));
+        return Err("kafka: watermarks of " + topic + "/" + std::to_string(p) + ": " +
+                   rd_kafka_err2str(e));
       }
       if (s->o_.until_offset) hi = std::min(hi, *s->o_.until_offset);
       if (hi <= lo) continue;
@@ -192,7 +202,8 @@ void KafkaSource::OnRebalance(int err, void* parts) {
     // re-checks the assignment), so the new owner starts exactly at our stored offset.
     auto* list = static_cast<rd_kafka_topic_partition_list_t*>(parts);
     ++epoch_;
-    for (int i = 0; i < list->cnt; ++i) assignment_.erase({list->elems[i].topic, list->elems[i].partition});
+    for (int i = 0; i < list->cnt; ++i)
+      assignment_.erase({list->elems[i].topic, list->elems[i].partition});
     rd_kafka_assign(rk, nullptr);
   }
 }
@@ -201,6 +212,7 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
   out->clear();
   arena_.clear();
   batch_ts_.clear();
+  oversize_digests_.clear();
   for (auto& [k, p] : assignment_) p.touched = false;
   if (o_.scan && CaughtUp()) return false;
   auto* rk = static_cast<rd_kafka_t*>(rk_);
@@ -260,7 +272,13 @@ bool KafkaSource::NextBatch(size_t max, std::vector<SourceRecord>* out) {
     r.bytes = std::string_view(arena_.data() + p.off, p.len);
     r.length = p.len;
     r.oversize = p.len > kMaxEventBytes;
-    if (r.oversize) r.bytes = r.bytes.substr(0, 1024);
+    if (r.oversize) {
+      Sha256 hash;
+      hash.Update(r.bytes);
+      oversize_digests_.push_back(hash.FinalHex());
+      r.sha256 = oversize_digests_.back();
+      r.bytes = r.bytes.substr(0, kOversizeHeadBytes);
+    }
     r.origin = part->topic;
     r.index = static_cast<uint64_t>(p.partition);
     r.offset = static_cast<uint64_t>(p.offset);
@@ -285,7 +303,8 @@ Positions KafkaSource::CurrentPositions() const {
 
 void KafkaSource::CommitAsync() {
   if (o_.scan || assignment_.empty()) return;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(assignment_.size()));
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(assignment_.size()));
   for (const auto& [k, p] : assignment_) {
     rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.next;
   }
@@ -331,7 +350,8 @@ std::vector<uint32_t> KafkaSource::IdleShards() {
   std::vector<uint32_t> out;
   for (const auto& [k, p] : assignment_) {
     int64_t lo = 0, hi = 0;
-    if (rd_kafka_get_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(), p.partition, &lo, &hi) == 0 &&
+    if (rd_kafka_get_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(), p.partition,
+                                       &lo, &hi) == 0 &&
         p.next >= hi) {
       out.push_back(p.shard);
     }
@@ -343,7 +363,8 @@ int64_t KafkaSource::Lag() {
   int64_t lag = 0;
   for (const auto& [k, p] : assignment_) {
     int64_t lo = 0, hi = 0;
-    if (rd_kafka_get_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(), p.partition, &lo, &hi) == 0 &&
+    if (rd_kafka_get_watermark_offsets(static_cast<rd_kafka_t*>(rk_), p.topic.c_str(), p.partition,
+                                       &lo, &hi) == 0 &&
         hi > p.next) {
       lag += hi - p.next;
     }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -121,6 +122,7 @@ class KafkaSource final : public EventSource {
   std::map<std::pair<std::string, int32_t>, Part> assignment_;
   std::string arena_;
   std::vector<int64_t> batch_ts_;
+  std::deque<std::string> oversize_digests_;  // this batch's oversize records' SHA-256 (views)
   std::string error_;
   bool scan_started_ = false;
   // Bumped on every assignment and revocation: records polled under an older assignment are

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "schemas/decoder.h"
+#include "schemas/sha256.h"
 
 namespace x402 {
 
@@ -95,24 +96,31 @@ bool JsonlReader::Next(JsonlLine* line) {
       // A line longer than the whole buffer: report it oversize and skip to its end.
       uint64_t length = avail;
       uint64_t offset = pos_;
-      std::string_view head(start, std::min<size_t>(avail, 1024));
-      // keep the head visible: copy it to the front after draining
+      // Its first bytes and a hash of all of it go to the dead letter (schemas/README.md).
+      head_.assign(start, std::min<size_t>(avail, kOversizeHeadBytes));
+      Sha256 hash;
+      hash.Update(std::string_view(start, avail));
       begin_ = end_ = 0;
       bool found = false;
       while (!found) {
         if (!Fill()) break;
         char* p = static_cast<char*>(std::memchr(buf_.get(), '\n', end_));
         if (p) {
+          hash.Update(std::string_view(buf_.get(), static_cast<size_t>(p - buf_.get())));
           length += static_cast<uint64_t>(p - buf_.get());
           begin_ = static_cast<size_t>(p - buf_.get()) + 1;
           found = true;
         } else {
+          hash.Update(std::string_view(buf_.get(), end_));
           length += end_;
           begin_ = end_ = 0;
         }
       }
-      (void)head;
-      line->text = std::string_view();
+      // A line ending in "\r\n" keeps its '\r' in the hash and length here: it was never in
+      // one buffer to look at. Rare enough (a > 1 MB line from Windows) to say, not to fix.
+      digest_ = hash.FinalHex();
+      line->sha256 = digest_;
+      line->text = head_;
       line->oversize = true;
       line->length = length;
       line->offset = offset;
@@ -131,8 +139,15 @@ bool JsonlReader::Next(JsonlLine* line) {
     line->line_no = line_no_++;
     line->length = text_len;
     line->oversize = text_len > max_line_;
-    line->text =
-        std::string_view(start, line->oversize ? std::min<size_t>(text_len, 1024) : text_len);
+    line->text = std::string_view(
+        start, line->oversize ? std::min<size_t>(text_len, kOversizeHeadBytes) : text_len);
+    line->sha256 = {};
+    if (line->oversize) {
+      Sha256 hash;
+      hash.Update(std::string_view(start, text_len));
+      digest_ = hash.FinalHex();
+      line->sha256 = digest_;
+    }
     begin_ += consumed;
     pos_ += consumed;
     return true;

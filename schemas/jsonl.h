@@ -15,6 +15,9 @@
 
 namespace x402 {
 
+// How much of an oversize record a dead letter keeps (its full length and SHA-256 beside).
+inline constexpr size_t kOversizeHeadBytes = 1024;
+
 struct JsonlLine {
   std::string_view text;     // without the trailing "\n" / "\r\n"; truncated if oversize
   uint64_t line_no = 0;      // 1-based
@@ -22,6 +25,8 @@ struct JsonlLine {
   uint64_t next_offset = 0;  // byte offset just past its newline
   bool oversize = false;     // longer than max_line_bytes; `text` is its first bytes
   uint64_t length = 0;       // full length in bytes (without the newline)
+  // Oversize lines: lowercase hex SHA-256 of the whole line (valid until the next Next()).
+  std::string_view sha256;
 };
 
 class JsonlReader {
@@ -48,14 +53,15 @@ class JsonlReader {
   int fd_ = -1;
   std::string path_;
   std::unique_ptr<char[]> buf_;
-  size_t cap_ = 0;          // usable bytes (padding is extra)
+  size_t cap_ = 0;  // usable bytes (padding is extra)
   size_t begin_ = 0, end_ = 0;
   bool eof_ = false;
-  uint64_t pos_ = 0;        // file offset of buf_[begin_]
+  uint64_t pos_ = 0;  // file offset of buf_[begin_]
   uint64_t line_no_ = 1;
   uint64_t file_size_ = 0;
   size_t max_line_ = 0;
   std::string error_;
+  std::string head_, digest_;  // an oversize line's first bytes and SHA-256 (JsonlLine views them)
 };
 
 }  // namespace x402

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "schemas/decoder.h"
+#include "schemas/sha256.h"
 
 namespace x402 {
 namespace {
@@ -50,13 +51,14 @@ class JsonlReaderTest : public testing::Test {
     std::string text;
     uint64_t line_no, offset, next_offset, length;
     bool oversize;
+    std::string sha256;
   };
   std::vector<Line> ReadAll(JsonlReader* reader) {
     std::vector<Line> out;
     JsonlLine l;
     while (reader->Next(&l)) {
-      out.push_back(
-          {std::string(l.text), l.line_no, l.offset, l.next_offset, l.length, l.oversize});
+      out.push_back({std::string(l.text), l.line_no, l.offset, l.next_offset, l.length, l.oversize,
+                     std::string(l.sha256)});
     }
     EXPECT_EQ(reader->error(), "");
     return out;
@@ -64,6 +66,12 @@ class JsonlReaderTest : public testing::Test {
 
   fs::path dir_;
 };
+
+std::string Sha256Hex(const std::string& s) {
+  Sha256 h;
+  h.Update(s);
+  return h.FinalHex();
+}
 
 // A valid event, one line.
 std::string EventLine(const std::string& payment_id) {
@@ -236,6 +244,8 @@ TEST_F(JsonlReaderTest, OversizeLineIsSkippedAndReportedWithTheNextLineIntact) {
   EXPECT_EQ(lines[1].offset, 6u);
   EXPECT_EQ(lines[1].next_offset, 107u);
   EXPECT_EQ(big.rfind(lines[1].text, 0), 0u) << "text is the line's first bytes";
+  EXPECT_EQ(lines[1].sha256, Sha256Hex(big));
+  EXPECT_EQ(lines[2].sha256, "");
   EXPECT_FALSE(lines[2].oversize);
   EXPECT_EQ(lines[2].text, "after");
   EXPECT_EQ(lines[2].line_no, 3u);
@@ -265,6 +275,10 @@ TEST_F(JsonlReaderTest, LineLongerThanTheReadBufferIsSkippedWithExactOffsets) {
   EXPECT_EQ(lines[0].text, EventLine("p1"));
   EXPECT_TRUE(lines[1].oversize);
   EXPECT_EQ(lines[1].length, big);
+  // Its first bytes and a hash of all of it are kept for the dead letter (issue 15: it was
+  // dead-lettered with an empty original).
+  EXPECT_EQ(lines[1].text, std::string(kOversizeHeadBytes, 'x'));
+  EXPECT_EQ(lines[1].sha256, Sha256Hex(std::string(big, 'x')));
   EXPECT_EQ(lines[1].offset, big_offset);
   EXPECT_EQ(lines[1].next_offset, big_offset + big + 1);
   EXPECT_EQ(lines[2].text, EventLine("p2"));
