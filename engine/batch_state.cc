@@ -273,6 +273,9 @@ void BatchState::Flush(rocksdb::WriteBatch* batch) {
           batch->Delete(cf, en.key);
         }
         en.dirty = false;
+        // In this batch's write: kept until the next flush (eviction spares this batch's
+        // entries), also when it was last touched earlier (WriteBackAll after write-back).
+        en.used = batch_;
       }
       c.dirty.clear();
       c.dirty_ordered.clear();

@@ -14,7 +14,7 @@ constexpr std::string_view kSegmentPrefix = "dd|";
 constexpr std::string_view kDropPrefix = "ddx|";
 constexpr uint64_t kTimeBias = uint64_t(1) << 47;
 constexpr uint64_t kTimeMask = (uint64_t(1) << 48) - 1;
-constexpr size_t kInitialSlots = 64;  // per part
+constexpr size_t kInitialSlots = 64;   // per part
 constexpr size_t kSlotBytes = 4 + 16;  // a segment entry: be32 shard, fp, meta
 
 void PutBigEndian32(std::string* out, uint32_t v) {
@@ -59,7 +59,12 @@ DedupeWindow::Slot DedupeWindow::Fingerprint(std::string_view source, std::strin
   const XXH128_hash_t h = XXH3_128bits(data, n);
   Slot s;
   s.fp = h.low64 ? h.low64 : 1;
-  const uint64_t t = (static_cast<uint64_t>(time.ms) + kTimeBias) & kTimeMask;
+  // 48 bits hold times within 4,400 years of 1970; later ones (the decoder accepts years to
+  // 9999) are kept as the latest representable time, so they never wrap to the distant past,
+  // and Expired() takes such a clock at that time too: pairs that late never expire.
+  const int64_t ms = std::clamp<int64_t>(time.ms, -static_cast<int64_t>(kTimeBias),
+                                         static_cast<int64_t>(kTimeBias) - 1);
+  const uint64_t t = (static_cast<uint64_t>(ms) + kTimeBias) & kTimeMask;
   s.meta = (h.high64 >> 48 << 48) | t;
   return s;
 }
@@ -69,9 +74,11 @@ TimeMs DedupeWindow::TimeOf(const Slot& s) {
 }
 
 bool DedupeWindow::Expired(TimeMs t, TimeMs watermark) const {
-  // Within the horizon: t >= watermark - horizon (saturating at the bottom of time).
-  if (watermark.ms < INT64_MIN + horizon_ms_) return false;
-  return t.ms < watermark.ms - horizon_ms_;
+  // Within the horizon: t >= watermark - horizon (saturating at the bottom of time). A clock
+  // past the 48-bit range is taken at its top, as the pair times are (Fingerprint).
+  const int64_t wm = std::min<int64_t>(watermark.ms, static_cast<int64_t>(kTimeBias) - 1);
+  if (wm < INT64_MIN + horizon_ms_) return false;
+  return t.ms < wm - horizon_ms_;
 }
 
 DedupeWindow::Slot* DedupeWindow::Find(Part& p, const Slot& s) {
@@ -215,8 +222,12 @@ Status DedupeWindow::Load(RocksStore* store, const std::map<uint32_t, TimeMs>& w
     if (it->key().size() != kDropPrefix.size() + 4 || it->value().size() != 8) {
       return Err("dedupe window: damaged drop marker");
     }
+    const uint64_t valid_from = GetBigEndian64(std::string_view(it->value().data(), 8));
     dropped_before[GetBigEndian32(std::string_view(it->key().data() + kDropPrefix.size(), 4))] =
-        GetBigEndian64(std::string_view(it->value().data(), 8));
+        valid_from;
+    // Segments written from now on must number at least this, even if every segment below
+    // it is gone: else a rebuilt shard's pairs would be taken for ones from before its drop.
+    next_seq_ = std::max(next_seq_, valid_from);
   }
   clocks_ = watermarks;
   auto clock = [&](uint32_t shard) {

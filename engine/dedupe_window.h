@@ -7,8 +7,9 @@
 //
 // Memory: one 16-byte slot per remembered pair (an 80-bit fingerprint of the pair and its
 // 48-bit event time), in open-addressed tables (64 per shard, by fingerprint, at most 80 %
-// full) that drop expired pairs before they grow: about 20 to 30 bytes a pair. Two different pairs are taken for one with probability about N*M/2^80 for N
-// remembered pairs and M lookups (1e7 remembered, 1e10 looked up: 8e-6).
+// full) that drop expired pairs before they grow: about 20 to 30 bytes a pair. Two different pairs
+// are taken for one with probability about N*M/2^80 for N remembered pairs and M lookups (1e7
+// remembered, 1e10 looked up: 8e-6).
 //
 // Durability: the pairs a commit adds are ONE meta value of that commit's WriteBatch
 // ("dd|" be64(segment seq)), not a key per event; a segment whose pairs have all passed the
@@ -54,6 +55,8 @@ class DedupeWindow {
   void Stage(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* meta,
              const std::map<uint32_t, TimeMs>& watermarks);
   // Forgets a shard's pairs, in memory and (through the marker written into `wb`) on disk.
+  // The marker holds the first segment number still valid for the shard; Load never numbers
+  // a later segment below it.
   void DropShard(uint32_t shard, rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* meta);
 
   size_t remembered() const;  // pairs held in memory (expired ones not yet dropped included)

@@ -110,6 +110,54 @@ TEST(DedupeWindowTest, SurvivesARestartAsOneValuePerCommitAndForgetsADroppedShar
   }
 }
 
+// A shard dropped, every segment expired and deleted, a restart, the shard rebuilt: its new
+// pairs must survive the next restart (segment numbers never restart below a drop marker).
+TEST(DedupeWindowTest, ARebuiltShardsPairsSurviveARestartAfterEverySegmentExpired) {
+  test::TempDir tmp;
+  StoreOptions so;
+  so.path = tmp.file("db");
+  auto commit = [&](RocksStore* store, DedupeWindow& w, std::map<uint32_t, TimeMs> wms) {
+    rocksdb::WriteBatch wb;
+    w.Stage(&wb, store->meta(), wms);
+    ASSERT_TRUE(store->Write(&wb).ok());
+  };
+  {
+    auto store = RocksStore::Open(so);
+    ASSERT_TRUE(store.ok()) << store.error();
+    DedupeWindow w(kHour);
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_FALSE(w.CheckAndRemember(3, "s", "old" + std::to_string(i), At(0), At(0)));
+      commit(store->get(), w, {{3, At(0)}});
+    }
+    rocksdb::WriteBatch drop;
+    w.DropShard(3, &drop, (*store)->meta());
+    ASSERT_TRUE((*store)->Write(&drop).ok());
+    commit(store->get(), w, {{3, At(3 * kHour)}});  // every segment expires and goes
+  }
+  {
+    auto store = RocksStore::Open(so);
+    ASSERT_TRUE(store.ok()) << store.error();
+    DedupeWindow w(kHour);
+    ASSERT_TRUE(w.Load(store->get(), {}).ok());
+    ASSERT_FALSE(w.CheckAndRemember(3, "s", "new", At(4 * kHour), At(4 * kHour)));
+    commit(store->get(), w, {{3, At(4 * kHour)}});
+  }
+  {
+    auto store = RocksStore::Open(so);
+    ASSERT_TRUE(store.ok()) << store.error();
+    DedupeWindow w(kHour);
+    ASSERT_TRUE(w.Load(store->get(), {{3, At(4 * kHour)}}).ok());
+    EXPECT_TRUE(w.CheckAndRemember(3, "s", "new", At(4 * kHour), At(4 * kHour)));
+  }
+}
+
+TEST(DedupeWindowTest, TimesPastTheFortyEightBitRangeDoNotWrap) {
+  DedupeWindow w(kHour);
+  const TimeMs far{int64_t(1) << 48};  // about year 10,900: kept as the latest representable
+  EXPECT_FALSE(w.CheckAndRemember(0, "s", "x", far, far));
+  EXPECT_TRUE(w.CheckAndRemember(0, "s", "x", far, far));
+}
+
 // Through the engine: a repeat with other content is dropped within the horizon, applied
 // past it; the remembered pairs are in meta segments, never in the dedupe table.
 std::string Authorized(const std::string& id, const std::string& time, const std::string& amount) {
