@@ -35,27 +35,12 @@ std::string SegmentKey(uint64_t seq) {
 DedupeWindow::Slot DedupeWindow::Fingerprint(std::string_view source, std::string_view id,
                                              TimeMs time) {
   // The pair as the engine names it: varint(len(source)) source id, so ("ab","c") != ("a","bc").
-  char buf[512];
-  std::string heap;
-  const char* data = buf;
-  size_t n = 0;
-  if (source.size() + id.size() + 10 <= sizeof(buf)) {
-    uint64_t len = source.size();
-    while (len >= 0x80) {
-      buf[n++] = static_cast<char>(len | 0x80);
-      len >>= 7;
-    }
-    buf[n++] = static_cast<char>(len);
-    std::copy(source.begin(), source.end(), buf + n);
-    n += source.size();
-    std::copy(id.begin(), id.end(), buf + n);
-    n += id.size();
-  } else {
-    Writer(&heap).Str(source);
-    heap.append(id);
-    data = heap.data();
-    n = heap.size();
-  }
+  // The scratch string keeps its capacity: no allocation per event.
+  scratch_.clear();
+  Writer(&scratch_).Str(source);
+  scratch_.append(id);
+  const char* data = scratch_.data();
+  const size_t n = scratch_.size();
   const XXH128_hash_t h = XXH3_128bits(data, n);
   Slot s;
   s.fp = h.low64 ? h.low64 : 1;
@@ -129,8 +114,6 @@ bool DedupeWindow::CheckAndRemember(uint32_t shard, std::string_view source, std
                                     TimeMs time, TimeMs watermark) {
   if (!enabled()) return false;
   const Slot s = Fingerprint(source, id, time);
-  TimeMs& clock = clocks_.try_emplace(shard, watermark).first->second;
-  if (watermark > clock) clock = watermark;
   auto it = shards_.find(shard);
   if (it != shards_.end()) {
     Part& p = it->second.PartOf(s);
@@ -148,16 +131,12 @@ void DedupeWindow::Remember(uint32_t shard, std::string_view source, std::string
                             TimeMs time) {
   if (!enabled()) return;
   const Slot s = Fingerprint(source, id, time);
-  Insert(shard, s, clocks_.try_emplace(shard, kTimeMin).first->second);
+  Insert(shard, s, kTimeMin);  // at open: nothing is purged while the window is rebuilt
   pending_.emplace_back(shard, s);
 }
 
 void DedupeWindow::Stage(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* meta,
                          const std::map<uint32_t, TimeMs>& watermarks) {
-  for (const auto& [shard, wm] : watermarks) {
-    TimeMs& c = clocks_.try_emplace(shard, wm).first->second;
-    if (wm > c) c = wm;
-  }
   auto clock = [&](uint32_t shard) {
     auto it = watermarks.find(shard);
     return it == watermarks.end() ? kTimeMin : it->second;
@@ -202,7 +181,6 @@ void DedupeWindow::Stage(rocksdb::WriteBatch* wb, rocksdb::ColumnFamilyHandle* m
 void DedupeWindow::DropShard(uint32_t shard, rocksdb::WriteBatch* wb,
                              rocksdb::ColumnFamilyHandle* meta) {
   shards_.erase(shard);
-  clocks_.erase(shard);
   std::erase_if(pending_, [&](const auto& p) { return p.first == shard; });
   for (Segment& seg : segments_) {
     std::erase_if(seg.max_time, [&](const auto& p) { return p.first == shard; });
@@ -229,7 +207,6 @@ Status DedupeWindow::Load(RocksStore* store, const std::map<uint32_t, TimeMs>& w
     // it is gone: else a rebuilt shard's pairs would be taken for ones from before its drop.
     next_seq_ = std::max(next_seq_, valid_from);
   }
-  clocks_ = watermarks;
   auto clock = [&](uint32_t shard) {
     auto c = watermarks.find(shard);
     return c == watermarks.end() ? kTimeMin : c->second;

@@ -82,7 +82,7 @@ class DedupeWindow {
     uint64_t seq;
     std::vector<std::pair<uint32_t, TimeMs>> max_time;  // per shard, the latest pair time
   };
-  static Slot Fingerprint(std::string_view source, std::string_view id, TimeMs time);
+  Slot Fingerprint(std::string_view source, std::string_view id, TimeMs time);
   static TimeMs TimeOf(const Slot& s);
   // The slot holding s's fingerprint, or the empty slot where it belongs.
   static Slot* Find(Part& p, const Slot& s);
@@ -92,7 +92,7 @@ class DedupeWindow {
 
   int64_t horizon_ms_;
   std::unordered_map<uint32_t, Shard> shards_;
-  std::map<uint32_t, TimeMs> clocks_;               // each shard's watermark as last seen
+  std::string scratch_;                             // Fingerprint's encoding of the pair
   std::vector<std::pair<uint32_t, Slot>> pending_;  // remembered since the last Stage
   std::deque<Segment> segments_;                    // on disk, oldest first
   uint64_t next_seq_ = 0;
