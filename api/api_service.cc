@@ -296,12 +296,14 @@ ApiResponse ApiService::Handle(const HttpRequest& req) const {
       if (auto e = no_query()) return *e;
       return Payment(seg[2]);
     }
-    if (seg[1] == "report" && seg.size() == 2) {
+    if ((seg[1] == "report" || seg[1] == "report.html") && seg.size() == 2) {
       if (auto e = no_query()) return *e;
+      const bool html = seg[1] == "report.html";
       if (!o_.report) return HttpError(503, "the report is not available in this mode");
-      auto body = o_.report();
+      auto body = o_.report(html ? ReportFormat::kHtml : ReportFormat::kJson);
       if (!body) return HttpError(503, "the pipeline did not build the report in time; retry");
       ApiResponse r;
+      if (html) r.content_type = "text/html; charset=utf-8";
       r.body = std::move(*body);
       return r;
     }

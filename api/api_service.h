@@ -10,6 +10,7 @@
 //   GET /v1/findings/{finding_id}
 //   GET /v1/payments/{payment_id}         authorization lifecycle, budget, chain match
 //   GET /v1/report                        the replay report JSON of the live state
+//   GET /v1/report.html                   the same as one self-contained HTML page
 //
 // Lookups read a RocksDB snapshot (StateReader); /v1/report runs BuildReport on the pipeline
 // thread through `report`. The contract is ops/openapi.yaml.
@@ -34,6 +35,8 @@ struct HttpRequest {
   std::string authorization;  // the Authorization header ("" if none)
 };
 
+enum class ReportFormat : uint8_t { kJson, kHtml };
+
 struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -56,8 +59,9 @@ struct ApiServiceOptions {
   const ProjectionConfig* config = nullptr;  // required
   Metrics* metrics = nullptr;                // may be null (no /metrics)
   std::function<Readiness()> readiness;      // null: always ready
-  // Builds the report JSON on the pipeline thread; nullopt when it did not answer in time.
-  std::function<std::optional<std::string>()> report;
+  // Builds the report (JSON or the HTML page) on the pipeline thread; nullopt when it did not
+  // answer in time.
+  std::function<std::optional<std::string>(ReportFormat)> report;
   // Bearer token required on every request when non-empty (constant-time compare).
   std::string token;
   // Wall clock, for can-spend before any event was applied (tests may fix it).
@@ -72,7 +76,7 @@ class ApiService {
  private:
   ApiResponse Agent(const std::string& id) const;
   ApiResponse CanSpend(const std::string& id,
-                        const std::vector<std::pair<std::string, std::string>>& q) const;
+                       const std::vector<std::pair<std::string, std::string>>& q) const;
   ApiResponse Findings(const std::vector<std::pair<std::string, std::string>>& q) const;
   ApiResponse FindingById(const std::string& id) const;
   ApiResponse Payment(const std::string& id) const;

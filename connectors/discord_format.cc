@@ -39,13 +39,7 @@ const NetworkInfo* FindNetwork(std::string_view n) {
   return nullptr;
 }
 
-// Evidence fields holding atomic USDC amounts.
-bool IsAmountField(std::string_view k) {
-  static constexpr std::string_view kAmounts[] = {
-      "amount",   "observed_amount", "expected_amount",     "spend",   "committed",
-      "reserved", "limit",           "per_transaction_max", "balance", "threshold"};
-  return std::find(std::begin(kAmounts), std::end(kAmounts), k) != std::end(kAmounts);
-}
+bool IsAmountField(std::string_view k) { return IsAmountEvidence(k); }
 
 std::string Usdc(std::string_view atomic) {
   auto a = ParseAtomic(atomic, "amount");
@@ -150,22 +144,8 @@ struct Embed {
   }
 };
 
-std::string NetworkOf(const AlertView& a) {
-  for (const auto& [k, v] : a.evidence)
-    if (k == "network") return v;
-  auto parts = SplitKey(a.key);
-  if (!parts.empty() && (parts[0].starts_with("eip155:") || parts[0].starts_with("solana:")))
-    return std::string(parts[0]);
-  return "";
-}
-
-std::string TxOf(const AlertView& a) {
-  for (const auto& [k, v] : a.evidence)
-    if (k == "tx_hash") return v;
-  auto parts = SplitKey(a.key);
-  if (parts.size() >= 2 && IsTxHash(parts[1])) return std::string(parts[1]);
-  return "";
-}
+std::string NetworkOf(const AlertView& a) { return EvidenceNetwork(a.key, a.evidence); }
+std::string TxOf(const AlertView& a) { return EvidenceTx(a.key, a.evidence); }
 
 std::string TxLink(std::string_view network, std::string_view tx) {
   std::string url = ExplorerTxUrl(network, tx);
@@ -381,6 +361,32 @@ std::string TruncateUtf16(std::string_view s, size_t max_units) {
     cut = i;
   }
   return std::string(s.substr(0, cut)) + "…";
+}
+
+bool IsAmountEvidence(std::string_view k) {
+  static constexpr std::string_view kAmounts[] = {
+      "amount",   "observed_amount", "expected_amount",     "spend",   "committed",
+      "reserved", "limit",           "per_transaction_max", "balance", "threshold"};
+  return std::find(std::begin(kAmounts), std::end(kAmounts), k) != std::end(kAmounts);
+}
+
+std::string EvidenceNetwork(std::string_view key,
+                            std::span<const std::pair<std::string, std::string>> evidence) {
+  for (const auto& [k, v] : evidence)
+    if (k == "network") return v;
+  auto parts = SplitKey(key);
+  if (!parts.empty() && (parts[0].starts_with("eip155:") || parts[0].starts_with("solana:")))
+    return std::string(parts[0]);
+  return "";
+}
+
+std::string EvidenceTx(std::string_view key,
+                       std::span<const std::pair<std::string, std::string>> evidence) {
+  for (const auto& [k, v] : evidence)
+    if (k == "tx_hash") return v;
+  auto parts = SplitKey(key);
+  if (parts.size() >= 2 && IsTxHash(parts[1])) return std::string(parts[1]);
+  return "";
 }
 
 std::string ShortHash(std::string_view h) {

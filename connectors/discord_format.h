@@ -74,4 +74,14 @@ std::string ExplorerTxUrl(std::string_view network, std::string_view tx_hash);
 // "Base" for eip155:8453, the network itself when unknown.
 std::string DiscordNetworkName(std::string_view network);
 
+// A finding's evidence, as every human-facing renderer (Discord, the HTML report) reads it:
+// the fields holding atomic USDC amounts; the network (the "network" field, else a CAIP-2
+// first part of the key); the transaction (the "tx_hash" field, else a 0x-hash second part
+// of the key). "" when there is none.
+bool IsAmountEvidence(std::string_view field);
+std::string EvidenceNetwork(std::string_view key,
+                            std::span<const std::pair<std::string, std::string>> evidence);
+std::string EvidenceTx(std::string_view key,
+                       std::span<const std::pair<std::string, std::string>> evidence);
+
 }  // namespace x402

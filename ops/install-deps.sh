@@ -11,6 +11,7 @@ PACKAGES=(
   libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
   libjemalloc-dev zlib1g-dev libzstd-dev liblz4-dev libsnappy-dev libbz2-dev
   kcat prometheus python3 python3-jsonschema python3-yaml curl ca-certificates
+  chromium-headless-shell  # the HTML report's browser test (tests/ops/report_browser_test.py)
 )
 
 # Node.js runs kafkajs, the independent Kafka client of the interop test: Debian's nodejs and

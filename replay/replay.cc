@@ -44,10 +44,12 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   if (temporary) {
     const char* tmp = std::getenv("TMPDIR");
     std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/x402rec-replay-XXXXXX";
-    if (!::mkdtemp(templ.data())) return Err("cannot create a temporary state directory in " + templ);
+    if (!::mkdtemp(templ.data()))
+      return Err("cannot create a temporary state directory in " + templ);
     dir = templ;
   } else if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-    return Err("--state-dir " + dir + ": not empty (replay builds a fresh store; remove it or pick another)");
+    return Err("--state-dir " + dir +
+               ": not empty (replay builds a fresh store; remove it or pick another)");
   }
   struct Cleanup {
     std::string dir;
@@ -123,7 +125,8 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
       batch.clear();
       for (size_t i = 0; i < fs.size(); ++i) {
         SourceRecord r;
-        r.shard = KafkaSource::Shard(o.topics.size(), VendorPartition(fs[i].vendor, fact_partitions));
+        r.shard =
+            KafkaSource::Shard(o.topics.size(), VendorPartition(fs[i].vendor, fact_partitions));
         r.bytes = std::string_view(fact_arena).substr(spans[i].first, spans[i].second);
         r.length = spans[i].second;
         r.origin = kVendorFactsTopic;
@@ -159,6 +162,8 @@ Result<ReplayResult> RunReplay(const ReplayOptions& o) {
   ReplayResult res;
   res.seconds = MonotonicSeconds() - t0;
   res.report = BuildReport(**engine, as_of, &dls);
+  // A replay commits no input positions: what it read is the source's own.
+  if (res.report.read.empty()) res.report.read = DescribePositions((*source)->CurrentPositions());
   res.watermarks = (*engine)->watermarks();
   return res;
 }

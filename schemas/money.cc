@@ -153,10 +153,8 @@ std::string ToUsdcString(Amount a) {
     f[i] = char('0' + frac % 10);
     frac /= 10;
   }
-  int len = 6;
-  while (len > 2 && f[len - 1] == '0') --len;
   out.push_back('.');
-  out.append(f, len);
+  out.append(f, 6);
   return out;
 }
 

@@ -52,8 +52,10 @@ Result<Amount> ParseUsdcDecimal(std::string_view text, std::string_view field);
 
 // Plain decimal atomic units: "1500000".
 std::string ToAtomicString(Amount a);
-// Decimal USDC with at least 2 and at most 6 fraction digits, trailing zeros trimmed past
-// the second: 1500000 -> "1.50", 1234567 -> "1.234567", 0 -> "0.00".
+// Decimal USDC with all 6 fraction digits: 1500000 -> "1.500000", 1234567 -> "1.234567",
+// 0 -> "0.000000". The one format of money in every human-facing output (finding messages,
+// Markdown and HTML reports, Discord, the API's "usdc" strings): exact, and columns of it
+// align (issue 16 chose this over 2 decimals, which would hide sub-cent x402 prices).
 std::string ToUsdcString(Amount a);
 // Lossy conversion for Prometheus sample values only (never for money decisions).
 double ToUsdcDoubleForMetrics(Amount a);

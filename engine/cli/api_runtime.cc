@@ -114,12 +114,13 @@ Status ApiRuntime::Start(Engine& engine) {
   o.config = &engine.config();
   o.metrics = &metrics_;
   o.readiness = [this] { return Ready(); };
-  o.report = [this]() -> std::optional<std::string> {
+  o.report = [this](ReportFormat format) -> std::optional<std::string> {
     return queue_.Run(
-        [this] {
+        [this, format] {
           TimeMs wm{0};
           for (const auto& [s, t] : engine_->watermarks()) wm = std::max(wm, t);
-          return BuildReport(*engine_, wm, nullptr).ToJson();
+          Report r = BuildReport(*engine_, wm, nullptr);
+          return format == ReportFormat::kHtml ? r.ToHtml() : r.ToJson();
         },
         http_.request_timeout);  // never hold an I/O thread longer than a request may take
   };

@@ -179,6 +179,10 @@ Status WriteReports(const Flags& f, const Report& r) {
     Status st = WriteFile(*p, r.ToMarkdown());
     if (!st.ok()) return st;
   }
+  if (auto p = f.Get("report-html")) {
+    Status st = WriteFile(*p, r.ToHtml());
+    if (!st.ok()) return st;
+  }
   return Status::Ok();
 }
 
@@ -564,7 +568,8 @@ bool StopRequested() { return g_stop.load(); }
 int RunCommand(int argc, char** argv) {
   Flags f("run",
           "Usage: x402rec run --input FILE.jsonl --data-dir DIR [options]\n"
-          "       x402rec run --status --data-dir DIR [--report-json F] [--report-md F]\n\n"
+          "       x402rec run --status --data-dir DIR [--report-json F] [--report-md F]\n"
+          "                   [--report-html F]\n\n"
           "Processes events into a persistent RocksDB state directory. Every batch is committed\n"
           "atomically with the input position, so a restarted run resumes exactly after the last\n"
           "committed line. Rejected lines go to DIR/deadletter.jsonl with the reason.");
@@ -575,6 +580,7 @@ int RunCommand(int argc, char** argv) {
   f.Add("until-caught-up", "", "exit once every input is consumed and committed (always so for files)");
   f.Add("report-json", "FILE", "write the JSON report (same format as replay)");
   f.Add("report-md", "FILE", "write the Markdown report");
+  f.Add("report-html", "FILE", "write the HTML report (one self-contained page with charts)");
   f.Add("batch-size", "N", "events per committed batch (default 16384)");
   f.Add("brokers", "HOST:PORT", "consume from Kafka instead of a file (bootstrap servers)");
   f.Add("topic", "T", "events topic (default x402.events)", true);
@@ -855,6 +861,7 @@ int ReplayCommand(int argc, char** argv) {
   f.Add("as-of", "TIME", "RFC 3339 time to rebuild the state as of");
   f.Add("report-json", "FILE", "write the JSON report");
   f.Add("report-md", "FILE", "write the Markdown report");
+  f.Add("report-html", "FILE", "write the HTML report (one self-contained page with charts)");
   f.Add("state-dir", "DIR", "keep the rebuilt store in DIR (must be empty; default: temporary)");
   f.Add("verify", "DATA_DIR",
         "compare with the state of run --data-dir DATA_DIR: exit 0 equal, 1 unequal, 3 unreadable");
@@ -954,7 +961,8 @@ int GenCommand(int argc, char** argv) {
   f.Add("events", "M", "number of events (default 1000)");
   f.Add("seed", "S", "random seed (default 1)");
   f.Add("start", "TIME", "event time of the first event (default 2025-11-17T00:00:00Z)");
-  f.Add("payments-per-second", "N", "payment rate in event time (default: one per agent every 20 s)");
+  f.Add("payments-per-second", "N",
+        "payment rate in event time, may be a fraction (default: one per agent every 20 s)");
   f.Add("anomalies", "RATE", "fraction of payments carrying an injected anomaly, 0..1 (default 0)");
   f.Add("bad-lines", "RATE", "fraction of lines followed by a malformed line, 0..1 (default 0)");
   f.Add("truth", "FILE", "write the ground truth: findings open as of the last event (JSON)");
@@ -981,13 +989,22 @@ int GenCommand(int argc, char** argv) {
   auto agents = f.GetUint("agents", 10, 1, 10000000);
   auto events = f.GetUint("events", 1000, 1, 100000000000ull);
   auto seed = f.GetUint("seed", 1, 0, UINT64_MAX >> 1);
-  auto pps = f.GetUint("payments-per-second", 0, 0, 1000000);
-  for (const auto* r : {&agents, &events, &seed, &pps})
+  for (const auto* r : {&agents, &events, &seed})
     if (!*r) return Fail(r->error(), 2);
+  if (auto r = f.Get("payments-per-second")) {
+    // A rate of event time, not money: fractions spread a stream over days (0.01: one payment
+    // every 100 s).
+    char* end = nullptr;
+    const double pps = std::strtod(r->c_str(), &end);
+    if (r->empty() || *end != '\0' || !(pps >= 0 && pps <= 1e6))
+      return Fail("x402rec gen: --payments-per-second: expected a rate 0..1000000 "
+                  "(e.g. 2 or 0.01), got '" + *r + "'",
+                  2);
+    o.payments_per_second = pps;
+  }
   o.agents = static_cast<uint32_t>(*agents);
   o.events = *events;
   o.seed = *seed;
-  o.payments_per_second = static_cast<double>(*pps);
   if (auto s = f.Get("start")) {
     auto t = ParseRfc3339(*s, "--start");
     if (!t) return Fail("x402rec gen: " + t.error(), 2);
@@ -1162,7 +1179,8 @@ int DemoCommand(int argc, char** argv) {
   std::vector<std::string> args = {
       "run",           "--brokers",          brokers,       "--data-dir",      dir,
       "--group",       "x402rec-demo",       "--clock",     "event",           "--until-caught-up",
-      "--report-json", dir + "/report.json", "--report-md", dir + "/report.md"};
+      "--report-json", dir + "/report.json", "--report-md", dir + "/report.md",
+      "--report-html", dir + "/report.html"};
   for (const FlagSpec& s : kProjectionFlags) {
     if (auto v = f.Get(s.name)) args.push_back(std::string("--") + s.name + "=" + *v);
   }
@@ -1236,7 +1254,8 @@ int DemoCommand(int argc, char** argv) {
         "     event; at the stream's end every clock has passed the deadlines still due)\n",
         live_open);
   }
-  std::printf("  reports: %s/report.md, %s/report.json\n", dir.c_str(), dir.c_str());
+  std::printf("  reports: %s/report.html (open it in a browser), %s/report.md, %s/report.json\n",
+              dir.c_str(), dir.c_str(), dir.c_str());
   std::printf(
       "  dead letters went to x402.deadletter with a reason header; to see them in a file,\n"
       "  replay the copy: x402rec run --input %s --data-dir DIR writes DIR/deadletter.jsonl\n",

@@ -97,9 +97,12 @@ class ApiTest : public ::testing::Test {
       for (const auto& c : r.checks) r.ready = r.ready && c.ok;
       return r;
     };
-    so.report = [this]() -> std::optional<std::string> {
+    so.report = [this](ReportFormat format) -> std::optional<std::string> {
       return queue_.Run(
-          [this] { return BuildReport(*engine_, engine_->watermarks().at(0), nullptr).ToJson(); },
+          [this, format] {
+            Report r = BuildReport(*engine_, engine_->watermarks().at(0), nullptr);
+            return format == ReportFormat::kHtml ? r.ToHtml() : r.ToJson();
+          },
           std::chrono::seconds(10));
     };
     so.token = token;
@@ -305,13 +308,13 @@ TEST_F(ApiTest, Agent) {
   FeedScenario();
   Response r = Get(port_, "/v1/agents/builder_agent");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_NE(r.body.find("\"daily\":{\"atomic\":\"20000000\",\"usdc\":\"20.00\"}"),
+  EXPECT_NE(r.body.find("\"daily\":{\"atomic\":\"20000000\",\"usdc\":\"20.000000\"}"),
             std::string::npos)
       << r.body;
-  EXPECT_NE(r.body.find("\"committed\":{\"atomic\":\"3000000\",\"usdc\":\"3.00\"}"),
+  EXPECT_NE(r.body.find("\"committed\":{\"atomic\":\"3000000\",\"usdc\":\"3.000000\"}"),
             std::string::npos)
       << r.body;
-  EXPECT_NE(r.body.find("\"reserved\":{\"atomic\":\"4000000\",\"usdc\":\"4.00\"}"),
+  EXPECT_NE(r.body.find("\"reserved\":{\"atomic\":\"4000000\",\"usdc\":\"4.000000\"}"),
             std::string::npos)
       << r.body;
   EXPECT_NE(r.body.find("\"utilization\":0.350000"), std::string::npos) << r.body;
@@ -339,11 +342,10 @@ TEST_F(ApiTest, CanSpend) {
   EXPECT_NE(edge.body.find("\"allowed\":true"), std::string::npos) << edge.body;
   Response over = Get(port_, "/v1/agents/builder_agent/can-spend?amount=13.000001");
   EXPECT_NE(over.body.find("\"allowed\":false"), std::string::npos) << over.body;
-  EXPECT_NE(
-      over.body.find(
-          "daily: 7.00 USDC spent or reserved in 2025-11-17 + 13.000001 USDC exceeds the limit of "
-          "20.00 USDC"),
-      std::string::npos)
+  EXPECT_NE(over.body.find("daily: 7.000000 USDC spent or reserved in 2025-11-17 + 13.000001 USDC "
+                           "exceeds the limit of "
+                           "20.000000 USDC"),
+            std::string::npos)
       << over.body;
   // Another day: the daily bucket is empty.
   Response next =
@@ -445,6 +447,15 @@ TEST_F(ApiTest, ReportIsBuiltOnThePipelineThread) {
     expect = BuildReport(*engine_, engine_->watermarks().at(0), nullptr).ToJson();
   }
   EXPECT_EQ(r.body, expect);
+  Response html = Get(port_, "/v1/report.html");
+  ASSERT_EQ(html.status, 200);
+  EXPECT_NE(html.head.find("Content-Type: text/html; charset=utf-8"), std::string::npos)
+      << html.head;
+  {
+    std::lock_guard<std::mutex> l(engine_mu_);
+    EXPECT_EQ(html.body, BuildReport(*engine_, engine_->watermarks().at(0), nullptr).ToHtml());
+  }
+  EXPECT_EQ(Get(port_, "/v1/report.html?x=1").status, 400);
   // A pipeline that does not answer gives 503, not a hang.
   std::lock_guard<std::mutex> l(engine_mu_);
   PipelineQueue q;

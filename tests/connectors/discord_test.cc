@@ -117,8 +117,8 @@ TEST(DiscordFormatTest, OneAlertReadsWell) {
   EXPECT_NE(b.find("\"title\":\"🔴 CRITICAL · recon.amount_mismatch\""), std::string::npos) << b;
   EXPECT_NE(b.find("\"color\":15158332"), std::string::npos);
   EXPECT_NE(b.find("builder_agent paid vendor-7 1.40 USDC on base"), std::string::npos);
-  EXPECT_NE(b.find("\"value\":\"1.50 USDC\""), std::string::npos) << b;
-  EXPECT_NE(b.find("\"value\":\"1.40 USDC\""), std::string::npos);
+  EXPECT_NE(b.find("\"value\":\"1.500000 USDC\""), std::string::npos) << b;
+  EXPECT_NE(b.find("\"value\":\"1.400000 USDC\""), std::string::npos);
   EXPECT_NE(b.find("\"value\":\"Base\""), std::string::npos);
   EXPECT_NE(b.find("[0x0000…0001](https://basescan.org/tx/" + Hash(1) + ")"), std::string::npos)
       << b;
@@ -149,9 +149,9 @@ TEST(DiscordFormatTest, ExactUsdcAmountsWithoutDoubles) {
       1, "budget.exhausted", "critical", "opened", "a",
       {{"spend", "123456789012345678901234567890"}, {"limit", "1"}, {"committed", "0"}})});
   auto b = BuildDiscordMessages(v, {})[0].json;
-  EXPECT_NE(b.find("123456789012345678901234.56789 USDC"), std::string::npos) << b;
+  EXPECT_NE(b.find("123456789012345678901234.567890 USDC"), std::string::npos) << b;
   EXPECT_NE(b.find("0.000001 USDC"), std::string::npos);
-  EXPECT_NE(b.find("0.00 USDC"), std::string::npos);
+  EXPECT_NE(b.find("0.000000 USDC"), std::string::npos);
 }
 
 TEST(DiscordFormatTest, TruncationIsUtf8SafeAndCountsUtf16) {
@@ -224,7 +224,7 @@ TEST(DiscordFormatTest, StormBecomesOneSummary) {
             std::string::npos)
       << b;
   EXPECT_NE(b.find("STORM · 37 × recon.missing_on_chain"), std::string::npos);
-  EXPECT_NE(b.find("\"value\":\"55.50 USDC\""), std::string::npos);  // 37 × 1.50, exact
+  EXPECT_NE(b.find("\"value\":\"55.500000 USDC\""), std::string::npos);  // 37 × 1.50, exact
   // Below the threshold: one embed each.
   EXPECT_EQ(BuildDiscordMessages(Views(jsons), {.storm_threshold = 40})[0].embeds, 10u);
 }

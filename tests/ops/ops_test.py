@@ -129,7 +129,11 @@ def test_openapi():
         if "$ref" in resp:
             resp = doc["components"]["responses"][resp["$ref"].split("/")[-1]]
         content = resp["content"]
-        if "application/json" in content:
+        if "text/html" in content:
+            check(ctype.startswith("text/html"), "%s: content type %s" % (path, ctype))
+            check(body.startswith("<!DOCTYPE html>") and body.rstrip().endswith("</html>"),
+                  "%s: not an HTML page" % path)
+        elif "application/json" in content:
             check(ctype.startswith("application/json"), "%s: content type %s" % (path, ctype))
             schema = dict(content["application/json"]["schema"])
             schema["components"] = doc["components"]
@@ -157,6 +161,7 @@ def test_openapi():
                 (page["next_cursor"] or ""), "/v1/findings?severity=critical&status=resolved",
                 "/v1/findings?kind=nope", "/v1/findings/" + fid, "/v1/findings/" + "0" * 64, "/v1/findings/xyz",
                 "/v1/payments/" + settled, "/v1/payments/" + failed, "/v1/payments/nope", "/v1/report",
+                "/v1/report.html",
             ]
             for path in requests:
                 status, ctype, body = eng.get(path)

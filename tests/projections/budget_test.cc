@@ -200,8 +200,8 @@ TEST_F(BudgetProjectionTest, PerTransactionMaxUsesTheLimitInForceAtAuthorization
   auto open = h.OpenByKey();
   auto& f = open["budget.per_transaction_exceeded builder_agent|p1"];
   EXPECT_EQ(f.severity, Severity::kCritical);
-  EXPECT_NE(f.message.find("12.00 USDC"), std::string::npos) << f.message;
-  EXPECT_NE(f.message.find("10.00 USDC"), std::string::npos) << f.message;
+  EXPECT_NE(f.message.find("12.000000 USDC"), std::string::npos) << f.message;
+  EXPECT_NE(f.message.find("10.000000 USDC"), std::string::npos) << f.message;
 }
 
 TEST_F(BudgetProjectionTest, LateLimitChangeReevaluatesEarlierAuthorizations) {

@@ -249,17 +249,18 @@ struct UsdcFormatCase {
 
 class ToUsdcStringTest : public testing::TestWithParam<UsdcFormatCase> {};
 
-TEST_P(ToUsdcStringTest, KeepsTwoToSixDecimals) {
+TEST_P(ToUsdcStringTest, KeepsAllSixDecimals) {
   EXPECT_EQ(ToUsdcString(Amount{GetParam().atomic}), GetParam().text);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Values, ToUsdcStringTest,
-    testing::Values(UsdcFormatCase{1'500'000, "1.50"}, UsdcFormatCase{1'234'567, "1.234567"},
-                    UsdcFormatCase{0, "0.00"}, UsdcFormatCase{1, "0.000001"},
-                    UsdcFormatCase{10, "0.00001"}, UsdcFormatCase{100'000, "0.10"},
-                    UsdcFormatCase{1'000'000, "1.00"}, UsdcFormatCase{1'230'000, "1.23"},
-                    UsdcFormatCase{1'234'000, "1.234"}, UsdcFormatCase{100'000'000, "100.00"},
+    testing::Values(UsdcFormatCase{1'500'000, "1.500000"}, UsdcFormatCase{1'234'567, "1.234567"},
+                    UsdcFormatCase{0, "0.000000"}, UsdcFormatCase{1, "0.000001"},
+                    UsdcFormatCase{10, "0.000010"}, UsdcFormatCase{100'000, "0.100000"},
+                    UsdcFormatCase{1'000'000, "1.000000"}, UsdcFormatCase{1'230'000, "1.230000"},
+                    UsdcFormatCase{1'234'000, "1.234000"},
+                    UsdcFormatCase{100'000'000, "100.000000"},
                     UsdcFormatCase{ThirtyEightNines(), "99999999999999999999999999999999.999999"},
                     UsdcFormatCase{kU128Max, "340282366920938463463374607431768.211455"}));
 
