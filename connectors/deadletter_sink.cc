@@ -2,10 +2,12 @@
 
 #include <simdjson.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
 #include "connectors/kafka_producer.h"
 #include "schemas/json_writer.h"
@@ -86,7 +88,37 @@ Result<std::unique_ptr<FileDeadLetterSink>> FileDeadLetterSink::Open(const std::
   auto s = std::make_unique<FileDeadLetterSink>();
   s->f_ = f;
   s->path_ = path;
+  struct stat st;
+  if (::fstat(fileno(f), &st) == 0) s->length_ = static_cast<uint64_t>(st.st_size);
   return s;
+}
+
+Status FileDeadLetterSink::Resume(const std::optional<std::string>& committed) {
+  if (!committed) return Status::Ok();
+  uint64_t len = 0;
+  try {
+    size_t used = 0;
+    len = std::stoull(*committed, &used);
+    if (used != committed->size()) throw std::invalid_argument("trailing bytes");
+  } catch (...) {
+    return Err(path_ + ": the state's committed dead-letter length is not a number: '" +
+               *committed + "'");
+  }
+  marked_ = len;
+  if (length_ <= len) return Status::Ok();
+  // The file is opened for appending (O_APPEND): later writes go to the new end.
+  if (::ftruncate(fileno(f_), static_cast<off_t>(len)) != 0) {
+    return Err(path_ +
+               ": cannot cut off the dead letters of uncommitted batches: " + std::strerror(errno));
+  }
+  length_ = len;
+  return Status::Ok();
+}
+
+Positions FileDeadLetterSink::CommitMarks() {
+  if (marked_ == length_) return {};
+  marked_ = length_;
+  return {{kMarkKey, std::to_string(length_)}};
 }
 
 FileDeadLetterSink::~FileDeadLetterSink() {
@@ -100,9 +132,11 @@ void FileDeadLetterSink::Write(const SourceRecord& rec, std::string_view reason)
 
 Status FileDeadLetterSink::Flush() {
   if (buf_.empty()) return Status::Ok();
-  if (std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size() || std::fflush(f_) != 0) {
+  if (std::fwrite(buf_.data(), 1, buf_.size(), f_) != buf_.size() || std::fflush(f_) != 0 ||
+      ::fdatasync(fileno(f_)) != 0) {
     return Err(path_ + ": cannot write dead letters: " + std::strerror(errno));
   }
+  length_ += buf_.size();
   buf_.clear();
   return Status::Ok();
 }

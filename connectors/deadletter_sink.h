@@ -2,13 +2,17 @@
 // original bytes, the source position and the reason naming the field. FileDeadLetterSink
 // appends JSONL to <data-dir>/deadletter.jsonl; MemoryDeadLetterSink keeps the first N for a
 // replay report and counts the rest. Dead letters are flushed before the batch that
-// rejected them commits, so a crash can repeat one (same file/line) but never lose one.
+// rejected them commits, so a crash never loses one. The file sink writes each exactly once:
+// every commit that flushed dead letters also commits the file's length (CommitMarks), and a
+// restart cuts the file back to the committed length (Resume) before the uncommitted batches
+// are read again and reject their records again.
 // Thread-safety: not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +38,9 @@ class DeadLetterSink {
   virtual ~DeadLetterSink() = default;
   virtual void Write(const SourceRecord& rec, std::string_view reason) = 0;
   virtual Status Flush() = 0;
+  // Meta key/values to commit in the WriteBatch of the batch whose dead letters the last
+  // Flush wrote (empty: nothing to tie to the commit).
+  virtual Positions CommitMarks() { return {}; }
 };
 
 // The JSON line written for a dead letter (also the value of a Kafka dead letter).
@@ -41,15 +48,29 @@ std::string DeadLetterJson(const DeadLetter& d);
 
 class FileDeadLetterSink final : public DeadLetterSink {
  public:
+  // The meta key holding the file's committed length (decimal bytes).
+  static constexpr const char* kMarkKey = "deadletter|file|length";
+
   static Result<std::unique_ptr<FileDeadLetterSink>> Open(const std::string& path);
   ~FileDeadLetterSink() override;
+  // Before the first Write: `committed` is the kMarkKey value the state holds (nullopt: a
+  // state without one). A file longer than that ends with dead letters of batches that were
+  // not committed and will be read again: they are cut off. A shorter file (rotated or
+  // emptied by an operator) is appended to as it is.
+  Status Resume(const std::optional<std::string>& committed);
   void Write(const SourceRecord& rec, std::string_view reason) override;
+  // Writes and fdatasyncs the buffered dead letters (a committed length never points past
+  // bytes a power cut could lose).
   Status Flush() override;
+  Positions CommitMarks() override;
+  uint64_t length() const { return length_; }
 
  private:
   std::FILE* f_ = nullptr;
   std::string path_;
   std::string buf_;
+  uint64_t length_ = 0;      // bytes in the file after the last Flush
+  uint64_t marked_ = ~0ull;  // length last handed to CommitMarks
 };
 
 class MemoryDeadLetterSink final : public DeadLetterSink {

@@ -436,6 +436,9 @@ Status Engine::Commit(const Positions& positions) {
   // fault per fresh page, every commit.
   rocksdb::WriteBatch wb(last_commit_bytes_ + last_commit_bytes_ / 8);
   if (opts_.vendor_facts) opts_.vendor_facts->Stage(&wb, store_->meta());
+  if (opts_.dead_letters) {
+    for (const auto& [k, v] : opts_.dead_letters->CommitMarks()) wb.Put(store_->meta(), k, v);
+  }
   state_->Flush(&wb);
   timers_->Flush(&wb);
   dedupe_->Stage(&wb, store_->meta(), watermarks_);

@@ -653,6 +653,11 @@ int RunCommand(int argc, char** argv) {
   }
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
+  if (dls) {
+    // Dead letters of batches that were not committed are cut off: they come again.
+    if (Status st = dls->Resume((*engine)->GetMeta(FileDeadLetterSink::kMarkKey)); !st.ok())
+      return Fail("x402rec run: " + st.error());
+  }
   ApiScope api_scope(api.get());
   if (api) {
     if (Status st = api->Start(**engine); !st.ok()) return Fail("x402rec run: " + st.error(), 2);

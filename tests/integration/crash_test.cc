@@ -283,6 +283,14 @@ DeadLetterFile ReadDeadLetters(const std::string& path, const std::string& input
   }
   if (bad > 0) {
     DeadLetterFile d = ReadDeadLetters(data_dir + "/deadletter.jsonl", m.path);
+    // Exactly once: a restart cuts off the dead letters of uncommitted batches before it reads
+    // them again, so no line is ever in the file twice.
+    for (const auto& [l, count] : d.count_by_line) {
+      if (count > 1) {
+        return ::testing::AssertionFailure()
+               << "line " << l << " is in deadletter.jsonl " << count << " times";
+      }
+    }
     for (uint64_t l : m.bad_lines) {
       if (l >= next) break;
       if (!d.count_by_line.count(l)) {
@@ -560,8 +568,9 @@ TEST_F(CrashSafetyTest, DeadLettersSurviveKillsAndTheDigestStillMatches) {
   CrashAndCompare(m);
   if (HasFatalFailure()) return;
 
-  // Every malformed line is in deadletter.jsonl at least once (a kill between writing the dead
-  // letters and committing the batch may repeat some), and no good line is.
+  // Every malformed line is in deadletter.jsonl exactly once (a kill between writing the dead
+  // letters and committing the batch leaves some that the next run cuts off and writes again),
+  // and no good line is.
   DeadLetterFile d = ReadDeadLetters(tmp_.file("data") + "/deadletter.jsonl", m.path);
   for (const auto& p : d.problems) ADD_FAILURE() << "deadletter.jsonl: " << p;
   uint64_t missing = 0, repeated = 0;
@@ -574,6 +583,8 @@ TEST_F(CrashSafetyTest, DeadLettersSurviveKillsAndTheDigestStillMatches) {
     }
   }
   EXPECT_EQ(missing, 0u);
+  EXPECT_EQ(repeated, 0u);
+  EXPECT_EQ(d.entries, m.bad_lines.size());
   for (const auto& [l, count] : d.count_by_line) {
     EXPECT_TRUE(m.bad_lines.count(l)) << "good line " << l << " was dead-lettered";
   }
