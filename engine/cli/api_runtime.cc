@@ -96,7 +96,8 @@ Result<std::unique_ptr<ApiRuntime>> ApiRuntime::Create(const Flags& f, const Fil
   rt->top_n_ = *top;
   rt->max_lag_ = static_cast<int64_t>(*lag);
   rt->probe_interval_s_ = static_cast<int64_t>(*probe);
-  rt->http_.request_timeout = std::chrono::milliseconds(s.http_request_timeout_s * 1000);
+  rt->report_timeout_ = std::chrono::milliseconds(s.http_request_timeout_s * 1000);
+  rt->http_.probe = &rt->metrics_.http();
   rt->http_.max_request_bytes = static_cast<size_t>(s.http_max_request_bytes);
   rt->serve_ = f.Has("serve");
   rt->metrics_.SetSinkBoard(&rt->sinks_);
@@ -121,7 +122,7 @@ Status ApiRuntime::Start(Engine& engine) {
           for (const auto& [s, t] : engine_->watermarks()) wm = std::max(wm, t);
           return BuildReport(*engine_, wm, nullptr).ToJson();
         },
-        http_.request_timeout);  // never hold an I/O thread longer than a request may take
+        report_timeout_);  // never hold an I/O thread longer than a request may take
   };
   o.token = token_;
   service_ = std::make_unique<ApiService>(std::move(o));

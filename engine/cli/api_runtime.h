@@ -85,6 +85,7 @@ class ApiRuntime {
   std::unique_ptr<ApiService> service_;
   std::unique_ptr<HttpServer> server_;
   HttpServerOptions http_;
+  std::chrono::milliseconds report_timeout_{10000};  // [http] request_timeout
   bool explicit_address_ = false;
   bool off_ = false;
   bool serve_ = false;
