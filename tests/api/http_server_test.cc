@@ -2,12 +2,14 @@
 // connection past a limit is answered (503/429 with Retry-After, never an empty reply), each
 // phase has its own deadline (head, body, idle keep-alive, write), a normal request is
 // answered at once while 200 slowloris clients dribble header bytes and reconnect, and the
-// refusals and timeouts show on /metrics.
+// refusals and timeouts show on /metrics. Then the limits as flags and [http] keys: bad values
+// exit 2 with one line naming the flag or key.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -17,11 +19,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <thread>
 #include <vector>
 
 #include "api/http_server.h"
 #include "api/metrics.h"
+#include "engine/config_file.h"
+#include "tests/child_process.h"
 #include "tests/testutil.h"
 
 namespace x402 {
@@ -397,6 +402,66 @@ TEST_F(HttpServerLimitsTest, SeparateDeadlinesPerPhase) {
               std::string::npos)
         << phase << "\n"
         << m;
+  }
+}
+
+// [http] keys: values land in the settings; bad values and unknown keys name the key.
+TEST(HttpServerConfigTest, HttpTableKeys) {
+  test::TempDir tmp;
+  auto load = [&](const std::string& toml, FileSettings* s) {
+    std::ofstream(tmp.file("c.toml")) << toml;
+    return LoadConfigFile(tmp.file("c.toml"), s);
+  };
+  FileSettings s;
+  EXPECT_EQ(s.http_max_connections, 1024);
+  EXPECT_EQ(s.http_max_connections_per_address, 256);
+  EXPECT_EQ(s.http_head_timeout_ms, 5000);
+  ASSERT_TRUE(load("[http]\nmax_connections = 10\nmax_connections_per_address = 0\n"
+                   "head_timeout_ms = 2000\nbody_timeout_ms = 3000\nidle_timeout_ms = 4000\n"
+                   "write_timeout_ms = 6000\nretry_after_s = 7\n",
+                   &s)
+                  .ok());
+  EXPECT_EQ(s.http_max_connections, 10);
+  EXPECT_EQ(s.http_max_connections_per_address, 0);
+  EXPECT_EQ(s.http_head_timeout_ms, 2000);
+  EXPECT_EQ(s.http_body_timeout_ms, 3000);
+  EXPECT_EQ(s.http_idle_timeout_ms, 4000);
+  EXPECT_EQ(s.http_write_timeout_ms, 6000);
+  EXPECT_EQ(s.http_retry_after_s, 7);
+  for (const auto& [toml, needle] : std::vector<std::pair<std::string, std::string>>{
+           {"[http]\nmax_connections = 0\n", "c.toml:2: http.max_connections: 0 outside"},
+           {"[http]\nhead_timeout_ms = 50\n", "c.toml:2: http.head_timeout_ms: 50 outside"},
+           {"[http]\nidle_timeout_ms = \"5s\"\n", "c.toml:2: http.idle_timeout_ms: expected"},
+           {"[http]\nretry_after_s = 0\n", "http.retry_after_s"},
+           {"\n[http]\nmax_conections = 5\n", "c.toml:3: http.max_conections: unknown option"}}) {
+    FileSettings bad;
+    Status st = load(toml, &bad);
+    ASSERT_FALSE(st.ok()) << toml;
+    EXPECT_NE(st.error().find(needle), std::string::npos) << st.error();
+  }
+}
+
+// The same limits as flags of the real binary: a bad value exits 2 with one line naming it.
+TEST(HttpServerConfigTest, BadFlagsAndKeysExitTwoWithOneLine) {
+  test::TempDir tmp;
+  const std::string log = tmp.file("out.log");
+  std::ofstream(tmp.file("bad.toml")) << "[http]\nmax_connections_per_address = -1\n";
+  for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--http-max-connections", "0"}, "--http-max-connections: expected an integer"},
+           {{"--http-max-connections-per-address", "x"}, "--http-max-connections-per-address:"},
+           {{"--http-head-timeout-ms", "99"}, "--http-head-timeout-ms: expected an integer 100.."},
+           {{"--http-body-timeout-ms", "-5"}, "--http-body-timeout-ms:"},
+           {{"--http-idle-timeout-ms", "600001"}, "--http-idle-timeout-ms:"},
+           {{"--http-write-timeout-ms", ""}, "--http-write-timeout-ms:"},
+           {{"--config", tmp.file("bad.toml")}, "bad.toml:2: http.max_connections_per_address"}}) {
+    std::vector<std::string> argv = {test::X402Binary(),     "run",        "--input",
+                                     tmp.file("none.jsonl"), "--data-dir", tmp.file("d")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const int st = test::ChildProcess(argv, log).Wait();
+    const std::string out = test::ReadWholeFile(log);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 2) << args[0] << ": " << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+    EXPECT_NE(out.find(needle), std::string::npos) << out;
   }
 }
 
