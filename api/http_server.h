@@ -9,12 +9,14 @@
 //    without reading the request (so it costs one small write, no parsing), then the server
 //    stops sending and reads and discards what the client still sends for at most
 //    `refusal_linger` before closing (a close with unread request bytes would be a TCP reset,
-//    which can destroy the answer before the client reads it).
+//    which can destroy the answer before the client reads it). Under a flood, past
+//    max_connections refusals lingering, a refusal closes right after its answer.
 //  - Separate deadlines, each absolute (a client dribbling a byte at a time cannot extend
 //    them): `head_timeout` for the request line and headers, from the connection's accept or
 //    from the first byte of a keep-alive request; `body_timeout` for the body, from the end
 //    of the headers; `idle_timeout` between keep-alive requests; `write_timeout` for writing
-//    a response. A connection past a deadline is closed (counted per phase in the probe).
+//    a response. A connection past a deadline is closed without an answer (a client too slow
+//    to send its request would not read a 408 either), counted per phase in the probe.
 //  - Size: request head and body up to `max_request_bytes` (413 and close beyond it).
 //  - accept() failures (out of file descriptors) pause accepting for 50 ms; meanwhile new
 //    connections wait in the kernel's listen backlog (the bounded queue), not refused.
@@ -25,6 +27,8 @@
 // than a quarter of the slots, yet lets the loopback default (every client is 127.0.0.1)
 // hold those 200 slow clients and still serve. The process needs max_connections plus
 // refusals in flight plus RocksDB's files in file descriptors (RLIMIT_NOFILE).
+// The handler runs synchronously on an I/O thread: a slow one (GET /v1/report waiting for the
+// pipeline) holds one of the `threads` while it runs, so handlers must bound their own wait.
 // Thread-safety: Start/Stop from one thread; the handler runs on the I/O threads
 // concurrently; the probe is called from the I/O threads.
 #pragma once
