@@ -8,7 +8,8 @@
 //    capped at the top N entities, so series never grow with the number of agents), outbox
 //    backlog, RocksDB properties, watermark lag;
 //  - pushed state: consumer lag per partition (pipeline thread), alert sinks (SinkStatusBoard)
-//    and readiness (a callback), read at render time.
+//    and readiness (a callback), read at render time;
+//  - the HTTP server's own counters (refused connections, timeouts), through http().
 // Thread-safety: thread-safe.
 #pragma once
 
@@ -26,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "api/http_server_probe.h"
 #include "api/sink_status.h"
 #include "engine/engine.h"
 
@@ -71,12 +73,15 @@ class Metrics final : public EngineObserver {
   void SetProbeFamilies(std::vector<prometheus::MetricFamily> families);
   void SetSinkBoard(const SinkStatusBoard* board) { board_ = board; }
   void SetReadiness(std::function<bool()> ready);
+  // The HTTP server's counters (HttpServerOptions::probe), in this registry.
+  HttpServerProbe& http() { return http_; }
 
   // Prometheus text exposition format 0.0.4.
   std::string Render();
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  HttpServerProbe http_{*registry_};
   std::array<prometheus::Counter*, kEventTypeCount> applied_{}, duplicates_{};
   prometheus::Counter* dead_events_ = nullptr;
   std::array<prometheus::Counter*, kDeadLetterClassCount> dead_letters_{};

@@ -252,6 +252,21 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
   }
   if (auto* a = root["alerts"].as_table()) X402_TRY_ST(LoadAlerts(path, *a, &s->alerts));
   if (auto* h = root["http"].as_table()) {
+    for (const auto& [k, v] : *h) {
+      static const char* kKeys[] = {"listen",
+                                    "request_timeout",
+                                    "max_request_bytes",
+                                    "max_connections",
+                                    "max_connections_per_address",
+                                    "head_timeout_ms",
+                                    "body_timeout_ms",
+                                    "idle_timeout_ms",
+                                    "write_timeout_ms",
+                                    "retry_after_s"};
+      bool known = false;
+      for (const char* key : kKeys) known = known || k.str() == key;
+      if (!known) return Err(Where(path, v, "http." + std::string(k.str())) + ": unknown option");
+    }
     if (const toml::node* n = h->get("listen")) {
       if (!n->is_string()) return Err(Where(path, *n, "http.listen") + ": expected \"ADDR:PORT\"");
       s->http_listen = n->as_string()->get();
@@ -260,6 +275,15 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
     X402_TRY_ST(GetInt(path, *h, "http", "request_timeout", 1, 3600, &s->http_request_timeout_s));
     X402_TRY_ST(
         GetInt(path, *h, "http", "max_request_bytes", 1024, 1 << 20, &s->http_max_request_bytes));
+    X402_TRY_ST(GetInt(path, *h, "http", "max_connections", 1, 1000000, &s->http_max_connections));
+    X402_TRY_ST(GetInt(path, *h, "http", "max_connections_per_address", 0, 1000000,
+                       &s->http_max_connections_per_address));
+    X402_TRY_ST(GetInt(path, *h, "http", "head_timeout_ms", 100, 600000, &s->http_head_timeout_ms));
+    X402_TRY_ST(GetInt(path, *h, "http", "body_timeout_ms", 100, 600000, &s->http_body_timeout_ms));
+    X402_TRY_ST(GetInt(path, *h, "http", "idle_timeout_ms", 100, 600000, &s->http_idle_timeout_ms));
+    X402_TRY_ST(
+        GetInt(path, *h, "http", "write_timeout_ms", 100, 600000, &s->http_write_timeout_ms));
+    X402_TRY_ST(GetInt(path, *h, "http", "retry_after_s", 1, 3600, &s->http_retry_after_s));
   }
   if (auto* m = root["metrics"].as_table()) {
     X402_TRY_ST(GetInt(path, *m, "metrics", "top_n", 1, 100000, &s->metrics_top_n));

@@ -23,8 +23,17 @@ struct FileSettings {
   // [http]: the API server (engine/cli/api_runtime.h). The address is checked where it is used.
   std::string http_listen = "127.0.0.1:9464";
   bool http_listen_set = false;  // given explicitly: a busy port is then an error
+  // The longest a request waits for the pipeline (GET /v1/report; 503 after it).
   int64_t http_request_timeout_s = 10;
   int64_t http_max_request_bytes = 16384;
+  // Connection limits and per-phase deadlines (api/http_server.h says why these defaults).
+  int64_t http_max_connections = 1024;
+  int64_t http_max_connections_per_address = 256;  // 0: no per-address cap
+  int64_t http_head_timeout_ms = 5000;
+  int64_t http_body_timeout_ms = 10000;
+  int64_t http_idle_timeout_ms = 5000;
+  int64_t http_write_timeout_ms = 10000;
+  int64_t http_retry_after_s = 1;
   // [metrics]
   int64_t metrics_top_n = 100;
   int64_t metrics_probe_interval_s = 10;

@@ -1,5 +1,8 @@
 #include "engine/cli/api_runtime.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -14,6 +17,26 @@ int64_t WallMs() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+// Every session, refusal in flight and RocksDB file is a file descriptor: raise the soft limit
+// towards the hard one when it is below what the connection limit needs, else warn (accept
+// then pauses while out of descriptors and connections wait in the listen backlog).
+void RaiseFileLimit(size_t max_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  const rlim_t want = static_cast<rlim_t>(2 * max_connections + 1024);
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? want : std::min(want, rl.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+    LogJson(LogLevel::kWarn, "api: few file descriptors for --http-max-connections",
+            {{"max_connections", std::to_string(max_connections)},
+             {"nofile", std::to_string(rl.rlim_cur)},
+             {"wanted", std::to_string(want)}});
+  }
+}
+
 }  // namespace
 
 void AddApiFlags(Flags& f, bool serve) {
@@ -31,6 +54,20 @@ void AddApiFlags(Flags& f, bool serve) {
         "/readyz fails when the consumer lag exceeds N events (default 10000)");
   f.Add("probe-interval", "SECONDS",
         "how often state gauges are recomputed from RocksDB (default 10)");
+  f.Add("http-max-connections", "N",
+        "connections served at once (default 1024); past it a connection is answered 503 with "
+        "Retry-After");
+  f.Add("http-max-connections-per-address", "N",
+        "connections served at once per client address (default 256; 0: no cap); past it 429 "
+        "with Retry-After");
+  f.Add("http-head-timeout-ms", "MS",
+        "deadline for a request's line and headers, from accept or from its first byte on "
+        "keep-alive (default 5000)");
+  f.Add("http-body-timeout-ms", "MS",
+        "deadline for a request body, from the end of its headers (default 10000)");
+  f.Add("http-idle-timeout-ms", "MS",
+        "an idle keep-alive connection is closed after this (default 5000)");
+  f.Add("http-write-timeout-ms", "MS", "deadline for writing a response (default 10000)");
   if (serve)
     f.Add("serve", "", "keep serving the API after the input is processed, until SIGINT/SIGTERM");
 }
@@ -96,7 +133,30 @@ Result<std::unique_ptr<ApiRuntime>> ApiRuntime::Create(const Flags& f, const Fil
   rt->top_n_ = *top;
   rt->max_lag_ = static_cast<int64_t>(*lag);
   rt->probe_interval_s_ = static_cast<int64_t>(*probe);
-  rt->http_.request_timeout = std::chrono::milliseconds(s.http_request_timeout_s * 1000);
+  auto conns =
+      f.GetUint("http-max-connections", static_cast<uint64_t>(s.http_max_connections), 1, 1000000);
+  auto per_address =
+      f.GetUint("http-max-connections-per-address",
+                static_cast<uint64_t>(s.http_max_connections_per_address), 0, 1000000);
+  auto head =
+      f.GetUint("http-head-timeout-ms", static_cast<uint64_t>(s.http_head_timeout_ms), 100, 600000);
+  auto body =
+      f.GetUint("http-body-timeout-ms", static_cast<uint64_t>(s.http_body_timeout_ms), 100, 600000);
+  auto idle =
+      f.GetUint("http-idle-timeout-ms", static_cast<uint64_t>(s.http_idle_timeout_ms), 100, 600000);
+  auto write = f.GetUint("http-write-timeout-ms", static_cast<uint64_t>(s.http_write_timeout_ms),
+                         100, 600000);
+  for (const auto* r : {&conns, &per_address, &head, &body, &idle, &write})
+    if (!*r) return Err(r->error());
+  rt->http_.max_connections = static_cast<size_t>(*conns);
+  rt->http_.max_connections_per_address = static_cast<size_t>(*per_address);
+  rt->http_.head_timeout = std::chrono::milliseconds(*head);
+  rt->http_.body_timeout = std::chrono::milliseconds(*body);
+  rt->http_.idle_timeout = std::chrono::milliseconds(*idle);
+  rt->http_.write_timeout = std::chrono::milliseconds(*write);
+  rt->http_.retry_after = std::chrono::seconds(s.http_retry_after_s);
+  rt->http_.probe = &rt->metrics_.http();
+  rt->report_timeout_ = std::chrono::milliseconds(s.http_request_timeout_s * 1000);
   rt->http_.max_request_bytes = static_cast<size_t>(s.http_max_request_bytes);
   rt->serve_ = f.Has("serve");
   rt->metrics_.SetSinkBoard(&rt->sinks_);
@@ -122,7 +182,7 @@ Status ApiRuntime::Start(Engine& engine) {
           Report r = BuildReport(*engine_, wm, nullptr);
           return format == ReportFormat::kHtml ? r.ToHtml() : r.ToJson();
         },
-        http_.request_timeout);  // never hold an I/O thread longer than a request may take
+        report_timeout_);  // never hold an I/O thread longer than a request may take
   };
   o.token = token_;
   service_ = std::make_unique<ApiService>(std::move(o));
@@ -140,6 +200,7 @@ Status ApiRuntime::Start(Engine& engine) {
                server.error());
   }
   server_ = std::move(*server);
+  RaiseFileLimit(http_.max_connections);
   probe_ = std::thread([this] { ProbeLoop(); });  // state gauges, for the server only
   LogJson(LogLevel::kInfo, "api listening",
           {{"address", http_.address},

@@ -35,8 +35,9 @@
 
 namespace x402::cli {
 
-// --http, --api-token, --metrics-top-n, --ready-max-lag, --probe-interval (and --serve when
-// `serve` is true).
+// --http, --api-token, --metrics-top-n, --ready-max-lag, --probe-interval, the connection
+// limits and timeouts --http-max-connections[-per-address], --http-{head,body,idle,write}-
+// timeout-ms (and --serve when `serve` is true).
 void AddApiFlags(Flags& f, bool serve);
 
 // The outbox dispatcher's per-sink state (the alerts topic, Discord webhooks) as the API's
@@ -85,6 +86,7 @@ class ApiRuntime {
   std::unique_ptr<ApiService> service_;
   std::unique_ptr<HttpServer> server_;
   HttpServerOptions http_;
+  std::chrono::milliseconds report_timeout_{10000};  // [http] request_timeout
   bool explicit_address_ = false;
   bool off_ = false;
   bool serve_ = false;

@@ -1195,7 +1195,10 @@ int DemoCommand(int argc, char** argv) {
   // The API: with --serve the run serves it (metrics move while it consumes), and the demo
   // serves the final state afterwards; without --serve the demo binds no port.
   if (api) {
-    for (const char* name : {"http", "api-token", "metrics-top-n", "ready-max-lag", "probe-interval"}) {
+    for (const char* name :
+         {"http", "api-token", "metrics-top-n", "ready-max-lag", "probe-interval",
+          "http-max-connections", "http-max-connections-per-address", "http-head-timeout-ms",
+          "http-body-timeout-ms", "http-idle-timeout-ms", "http-write-timeout-ms"}) {
       if (auto v = f.Get(name)) args.push_back(std::string("--") + name + "=" + *v);
     }
   } else {

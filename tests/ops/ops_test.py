@@ -283,6 +283,8 @@ def test_cli():
             (["--api-token", "short"], "--api-token: at least 16 characters"),
             (["--metrics-top-n", "0"], "--metrics-top-n"),
             (["--probe-interval", "x"], "--probe-interval"),
+            (["--http-max-connections", "0"], "--http-max-connections"),
+            (["--http-head-timeout-ms", "10"], "--http-head-timeout-ms"),
         ]:
             r = run(["run", "--input", events, "--data-dir", data, *args], env=env)
             check(r.returncode == 2, "%s: exit 2, got %d" % (args, r.returncode))
@@ -292,7 +294,9 @@ def test_cli():
         for toml, needle in [('[metrics]\ntop_n = 0\n', "x402rec.toml:2: metrics.top_n"),
                              ('[http]\nlisten = 9464\n', "x402rec.toml:2: http.listen"),
                              ('[http]\nlisten = "10.0.0.1:9464"\n', "needs --api-token"),
-                             ('[http]\nrequest_timeout = 0\n', "http.request_timeout")]:
+                             ('[http]\nrequest_timeout = 0\n', "http.request_timeout"),
+                             ('[http]\nmax_connections_per_address = -1\n', "http.max_connections_per_address"),
+                             ('[http]\nidle_timeout = 5\n', "http.idle_timeout: unknown option")]:
             cfg = os.path.join(tmp, "x402rec.toml")
             open(cfg, "w").write(toml)
             r = run(["run", "--input", events, "--data-dir", data, "--config", cfg], env=env)
