@@ -85,8 +85,10 @@ std::string RedactUrl(std::string_view full) {
     const size_t sch = without_userinfo.find("://");
     const size_t from = sch == std::string::npos ? 0 : sch + 3;
     const size_t end = without_userinfo.find_first_of("/?#", from);
-    const size_t at = without_userinfo.rfind('@', end == std::string::npos ? std::string::npos : end);
-    if (at != std::string::npos && at >= from) without_userinfo.replace(from, at + 1 - from, "****@");
+    const size_t at =
+        without_userinfo.rfind('@', end == std::string::npos ? std::string::npos : end);
+    if (at != std::string::npos && at >= from)
+      without_userinfo.replace(from, at + 1 - from, "****@");
   }
   std::string_view url = without_userinfo;
   size_t scheme = url.find("://");
@@ -237,7 +239,7 @@ Result<HttpResponse> BeastHttpClient::Post(const HttpUrl& url, const std::string
       }
     });
     http::response_parser<http::string_body> parser;
-    parser.body_limit(1 << 20);
+    parser.body_limit(max_body_bytes_);
     if (!ec) {
       ec = m.Run(deadline, &timed_out, [&](auto handler) {
         if (m.plain) {
