@@ -963,6 +963,7 @@ Status RunChainWatcher(ChainWatcher& w, const RunOptions& o) {
     if (!r) {
       ++failures;
       if (o.log) o.log("warn", r.error());
+      if (o.on_step) o.on_step(w.stats(), false);
       std::chrono::milliseconds wait =
           o.error_backoff_initial * (1LL << std::min(failures - 1, 16));
       sleep(std::min(wait, o.error_backoff_max));
@@ -970,6 +971,7 @@ Status RunChainWatcher(ChainWatcher& w, const RunOptions& o) {
     }
     failures = 0;
     const ChainWatchStats s = w.stats();
+    if (o.on_step) o.on_step(s, r->caught_up);
     if (!target) target = s.head;
     if (o.until_caught_up && s.processed >= *target && !s.backfilling) return Status::Ok();
     if (!r->progressed) sleep(o.poll_interval);

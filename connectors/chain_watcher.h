@@ -164,6 +164,8 @@ struct RunOptions {
   const std::atomic<bool>* stop = nullptr;
   // Called with ("warn"|"info", message) for faults and progress; messages hold no secrets.
   std::function<void(const std::string& level, const std::string& message)> log;
+  // Called after every step (failed ones with caught_up false), on the watcher's thread.
+  std::function<void(const ChainWatchStats& stats, bool caught_up)> on_step;
 };
 
 // One chain source.

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <thread>
 
+#include "api/chain_probe.h"
+#include "api/http_server.h"
 #include "api/log.h"
 #include "connectors/chain_watcher.h"
 #include "connectors/dev_broker.h"
@@ -63,6 +65,8 @@ int ChainWatchCommand(int argc, char** argv) {
   f.Add("reorg-window", "N",
         "block hashes kept for reorg detection (default 128, at least the confirmations)");
   f.Add("poll-interval-ms", "MS", "wait between head polls when caught up (default 2000)");
+  f.Add("listen", "ADDR:PORT",
+        "serve /metrics (x402_chain_*), /healthz and /readyz (ready when caught up) here");
   if (Status st = f.Parse(argc, argv); !st.ok()) return Usage(st.error());
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -185,11 +189,45 @@ int ChainWatchCommand(int argc, char** argv) {
     producer = std::move(*p);
     sink = std::make_unique<KafkaChainSink>(producer.get(), topic);
   }
+  ChainWatchProbe probe(o.network);
+  std::unique_ptr<HttpServer> server;
+  if (auto listen = f.Get("listen")) {
+    HttpServerOptions ho;
+    if (Status st = ParseListenAddress(*listen, &ho.address, &ho.port); !st.ok())
+      return Usage(cmd + "--listen: " + st.error());
+    auto srv = HttpServer::Start(ho, [&probe](const HttpRequest& req) {
+      ApiResponse res;
+      const std::string path = req.target.substr(0, req.target.find('?'));
+      if (req.method != "GET") {
+        res.status = 405;
+        res.body = "{\"error\":\"method not allowed\"}";
+      } else if (path == "/metrics") {
+        res.content_type = "text/plain; version=0.0.4";
+        res.body = probe.Render();
+      } else if (path == "/healthz") {
+        res.body = "{\"status\":\"ok\"}";
+      } else if (path == "/readyz") {
+        const bool ready = probe.Ready();
+        res.status = ready ? 200 : 503;
+        res.body = ready ? "{\"ready\":true}" : "{\"ready\":false,\"reason\":\"catching up\"}";
+      } else {
+        res.status = 404;
+        res.body = "{\"error\":\"not found\"}";
+      }
+      return res;
+    });
+    if (!srv) return Usage(cmd + "--listen: " + srv.error());
+    server = std::move(*srv);
+  }
   EvmChainWatcher watcher(o, rpc->get(), sink.get());
   RunOptions r;
   r.until_caught_up = f.Has("until-caught-up");
   r.poll_interval = std::chrono::milliseconds(*poll);
   r.stop = &stop;
+  EvmRpc* rpc_ptr = rpc->get();
+  r.on_step = [&probe, rpc_ptr](const ChainWatchStats& st, bool caught_up) {
+    probe.Observe(st.head, st.processed, st.reorgs, rpc_ptr->errors(), caught_up);
+  };
   r.log = [](const std::string& level, const std::string& m) {
     LogJson(level == "warn" ? LogLevel::kWarn : LogLevel::kInfo, m, {{"component", "chain-watch"}});
   };

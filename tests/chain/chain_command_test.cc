@@ -1,6 +1,7 @@
 // x402rec chain-watch run for real against the scripted JSON-RPC node: usage errors, a run
 // configured through [chain], and SIGKILL at arbitrary instants (restart: repeats only).
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <simdjson.h>
 
 #include <chrono>
@@ -201,6 +202,77 @@ TEST_F(ChainCommandTest, SigkillAtAnyInstantThenRestartGivesRepeatsOnly) {
   EXPECT_EQ(Ids(got), Ids(reference));
   std::set<std::string> ref_lines(reference.begin(), reference.end());
   for (const auto& l : got) EXPECT_TRUE(ref_lines.count(l)) << "not in the reference: " << l;
+}
+
+// A GET on 127.0.0.1:port; "" when nothing answers.
+std::string Get(int port, const std::string& target, int* status) {
+  namespace http = boost::beast::http;
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket sock(ioc);
+  boost::system::error_code ec;
+  sock.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)}, ec);
+  if (ec) return "";
+  http::request<http::empty_body> req{http::verb::get, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  http::write(sock, req, ec);
+  if (ec) return "";
+  boost::beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  http::read(sock, buf, res, ec);
+  if (ec) return "";
+  *status = static_cast<int>(res.result_int());
+  return res.body();
+}
+
+int FreePort() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor a(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
+
+TEST_F(ChainCommandTest, ServesMetricsAndIsReadyWhenCaughtUp) {
+  FakeEvmNode node;
+  BuildBusyChain(node, 30);
+  node.QueueFault({test::FakeFault::k429, "0"}, 2);
+  const int port = FreePort();
+  ChildProcess p({test::X402Binary(), "chain-watch", "--network", "base", "--rpc", node.Url(),
+                  "--wallets", dir_.file("wallets.csv"), "--data-dir", dir_.file("data"), "--out",
+                  dir_.file("out.jsonl"), "--from-block", "1", "--poll-interval-ms", "50",
+                  "--listen", "127.0.0.1:" + std::to_string(port)},
+                 dir_.file("log"));
+  int status = 0;
+  ASSERT_TRUE(test::WaitFor(
+      [&] {
+        status = 0;
+        Get(port, "/readyz", &status);
+        return status == 200;
+      },
+      20))
+      << test::ReadWholeFile(dir_.file("log"));
+  node.Reorg(29, "b");
+  node.MineEmpty(3);  // head 31 on another branch from block 29
+  std::string m;
+  ASSERT_TRUE(test::WaitFor(
+      [&] {
+        m = Get(port, "/metrics", &status);
+        return m.find("x402_chain_processed_block{network=\"eip155:8453\"} 31") !=
+               std::string::npos;
+      },
+      20))
+      << m;
+  EXPECT_NE(m.find("x402_chain_head_block{network=\"eip155:8453\"} 31"), std::string::npos) << m;
+  EXPECT_NE(m.find("x402_chain_lag_blocks{network=\"eip155:8453\"} 0"), std::string::npos) << m;
+  EXPECT_NE(m.find("x402_chain_reorgs_total{network=\"eip155:8453\"} 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("x402_chain_rpc_errors_total{code=\"http_429\",network=\"eip155:8453\"} 2"),
+            std::string::npos)
+      << m;
+  Get(port, "/healthz", &status);
+  EXPECT_EQ(status, 200);
+  p.Signal(SIGTERM);
+  EXPECT_EQ(p.ExitCode(), 0) << test::ReadWholeFile(dir_.file("log"));
+  const std::string log = test::ReadWholeFile(dir_.file("log"));
+  EXPECT_EQ(log.find("SECRETKEY"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"code\":\"http_429\""), std::string::npos) << log;
 }
 
 }  // namespace
