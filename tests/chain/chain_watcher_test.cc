@@ -505,6 +505,31 @@ TEST_F(ChainWatcherTest, AWalletAddedLaterIsBackfilledFromTheStart) {
   EXPECT_EQ(txs, (std::set<std::string>{Tx(1), Tx(2)}));
 }
 
+TEST_F(ChainWatcherTest, SteadyStateCostsThreeCallsPerNewBlock) {
+  FakeEvmNode node;
+  BuildBusyChain(node, 20);
+  Run(node, Options());
+  auto rpc = EvmRpc::Open({node.Url()}, FastRpc());
+  auto sink = FileChainSink::Open(out_path());
+  EvmChainWatcher w(Options(), rpc->get(), sink->get());
+  ASSERT_TRUE(w.Open().ok());
+  for (int i = 0; i < 6; ++i) {
+    if (i % 2) {
+      node.Mine({TransferLog(kAsset, Tx(100 + i), kWallet, kPayee, 1)});
+    } else {
+      node.Mine();
+    }
+    const uint64_t before = (*rpc)->calls();
+    auto r = w.Step();
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_TRUE(r->caught_up);
+    EXPECT_EQ((*rpc)->calls() - before, 3u);  // eth_blockNumber, the header, eth_getLogs
+  }
+  const uint64_t before = (*rpc)->calls();
+  ASSERT_TRUE(w.Step().ok());  // nothing new: one call
+  EXPECT_EQ((*rpc)->calls() - before, 1u);
+}
+
 TEST(RpcUrlTest, RedactsEverythingAfterTheHost) {
   EXPECT_EQ(RedactRpcUrl("https://base-mainnet.g.alchemy.com/v2/KEY"),
             "https://base-mainnet.g.alchemy.com/****");
