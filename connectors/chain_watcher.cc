@@ -444,6 +444,24 @@ Status EvmChainWatcher::Open() {
   return Status::Ok();
 }
 
+void EvmChainWatcher::AddWallets(const std::vector<WatchedWallet>& wallets) {
+  bool added = false;
+  for (const auto& w : wallets) {
+    if (!agent_of_.emplace(w.address, w.agent).second) continue;
+    opt_.wallets.push_back(w);
+    if (!cursor_.initialized) {
+      cursor_.wallets.insert(w.address);
+    } else if (!cursor_.wallets.count(w.address) && cursor_.backfill.insert(w.address).second) {
+      added = true;
+    }
+  }
+  if (added) {
+    cursor_.backfill_next =
+        opt_.from_block ? std::min(*opt_.from_block, cursor_.start_block) : cursor_.start_block;
+    cursor_.backfill_end = cursor_.next_block;
+  }
+}
+
 ChainWatchStats EvmChainWatcher::stats() const {
   ChainWatchStats s = stats_;
   s.rpc_calls = rpc_->calls();
@@ -959,6 +977,7 @@ Status RunChainWatcher(ChainWatcher& w, const RunOptions& o) {
   std::optional<uint64_t> target;
   int failures = 0;
   while (!stopped()) {
+    if (o.before_step) o.before_step();
     auto r = w.Step();
     if (!r) {
       ++failures;

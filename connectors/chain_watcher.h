@@ -164,6 +164,8 @@ struct RunOptions {
   const std::atomic<bool>* stop = nullptr;
   // Called with ("warn"|"info", message) for faults and progress; messages hold no secrets.
   std::function<void(const std::string& level, const std::string& message)> log;
+  // Called before every step, on the watcher's thread (e.g. to add newly registered wallets).
+  std::function<void()> before_step;
   // Called after every step (failed ones with caught_up false), on the watcher's thread.
   std::function<void(const ChainWatchStats& stats, bool caught_up)> on_step;
 };
@@ -214,6 +216,11 @@ class EvmChainWatcher final : public ChainWatcher {
   ChainWatchStats stats() const override;
   void Failover() override { rpc_->Failover(); }
   const ChainCursor& cursor() const { return cursor_; }
+  // Follows more wallets from the next step on (after Open). One the cursor did not know is
+  // backfilled from the start block up to where the scan is. REQUIRES: after a restart, the
+  // wallets followed before are added again before the first Step (else blocks processed
+  // meanwhile miss them): read the registrations to their end first.
+  void AddWallets(const std::vector<WatchedWallet>& wallets);
 
  private:
   struct Header {

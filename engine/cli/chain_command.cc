@@ -11,6 +11,7 @@
 #include "connectors/chain_watcher.h"
 #include "connectors/dev_broker.h"
 #include "connectors/kafka_producer.h"
+#include "connectors/wallet_registrations.h"
 #include "engine/cli/commands.h"
 #include "engine/cli/flags.h"
 #include "engine/config_file.h"
@@ -55,7 +56,9 @@ int ChainWatchCommand(int argc, char** argv) {
   f.Add("from-block", "N", "first block on the first start (default: the head then)");
   f.Add("data-dir", "DIR", "where the cursor lives (required)");
   f.Add("until-caught-up", "", "exit once the head seen at start is processed and acknowledged");
-  f.Add("wallets", "FILE", "CSV of agent,address: the wallets to follow (required)");
+  f.Add("wallets", "FILE",
+        "CSV of agent,address: the wallets to follow (default with --brokers: the "
+        "x402.wallet.registered events of the topic, new ones backfilled from the start block)");
   f.Add("out", "FILE.jsonl", "append events to this JSONL file");
   f.Add("brokers", "HOST:PORT", "produce events to Kafka (idempotent producer, key = agent)");
   f.Add("topic", "TOPIC", "Kafka topic with --brokers (default x402.events)");
@@ -122,15 +125,20 @@ int ChainWatchCommand(int argc, char** argv) {
   }
   o.data_dir = str("data-dir", c.data_dir);
   if (o.data_dir.empty()) return Usage(cmd + "--data-dir: required (the cursor lives there)");
-  const std::string wallets = str("wallets", c.wallets);
-  if (wallets.empty()) return Usage(cmd + "--wallets: required (CSV of agent,address)");
-  auto w = LoadWalletsCsv(wallets);
-  if (!w) return Usage(cmd + "--wallets: " + w.error());
-  if (w->empty()) return Usage(cmd + "--wallets: " + wallets + " lists no wallet");
-  o.wallets = std::move(*w);
   const std::string out = str("out", c.out), brokers = str("brokers", c.brokers);
   if (out.empty() == brokers.empty())
     return Usage(cmd + "--out: give exactly one of --out FILE.jsonl and --brokers");
+  const std::string wallets = str("wallets", c.wallets);
+  if (wallets.empty() && brokers.empty())
+    return Usage(cmd +
+                 "--wallets: required (CSV of agent,address), or --brokers to read the "
+                 "x402.wallet.registered events of the events topic");
+  if (!wallets.empty()) {
+    auto w = LoadWalletsCsv(wallets);
+    if (!w) return Usage(cmd + "--wallets: " + w.error());
+    if (w->empty()) return Usage(cmd + "--wallets: " + wallets + " lists no wallet");
+    o.wallets = std::move(*w);
+  }
   std::string topic = str("topic", c.topic);
   if (topic.empty()) topic = kEventsTopic;
   if (f.Has("from-block") || c.from_block) {
@@ -189,6 +197,28 @@ int ChainWatchCommand(int argc, char** argv) {
     producer = std::move(*p);
     sink = std::make_unique<KafkaChainSink>(producer.get(), topic);
   }
+  // Without --wallets, the wallets are the x402.wallet.registered events of the topic: read
+  // to its end before the first step (wallets followed before a restart must be known again
+  // before any block is processed), then followed between steps.
+  std::unique_ptr<WalletRegistrations> regs;
+  std::vector<WatchedWallet> registered;
+  if (wallets.empty()) {
+    KafkaProps props = s.kafka;
+    props["bootstrap.servers"] = brokers;
+    auto opened = WalletRegistrations::Open(props, topic, o.network);
+    if (!opened) return Usage(cmd + "--brokers: " + opened.error());
+    regs = std::move(*opened);
+    regs->set_warn([](const std::string& m) {
+      LogJson(LogLevel::kWarn, m, {{"component", "chain-watch"}});
+    });
+    while (!regs->CaughtUp() && !stop.load()) {
+      if (Status st = regs->Poll(200, &registered); !st.ok()) {
+        LogJson(LogLevel::kWarn, st.error(), {{"component", "chain-watch"}});
+      }
+    }
+    LogJson(LogLevel::kInfo, "wallet registrations read",
+            {{"topic", topic}, {"wallets", std::to_string(registered.size())}});
+  }
   ChainWatchProbe probe(o.network);
   std::unique_ptr<HttpServer> server;
   if (auto listen = f.Get("listen")) {
@@ -222,6 +252,18 @@ int ChainWatchCommand(int argc, char** argv) {
   EvmChainWatcher watcher(o, rpc->get(), sink.get());
   RunOptions r;
   r.until_caught_up = f.Has("until-caught-up");
+  r.before_step = [&]() {
+    std::vector<WatchedWallet> add;
+    add.swap(registered);
+    if (regs) {
+      if (Status st = regs->Poll(0, &add); !st.ok())
+        LogJson(LogLevel::kWarn, st.error(), {{"component", "chain-watch"}});
+    }
+    if (add.empty()) return;
+    for (const auto& w : add)
+      LogJson(LogLevel::kInfo, "following wallet", {{"agent", w.agent}, {"address", w.address}});
+    watcher.AddWallets(add);
+  };
   r.poll_interval = std::chrono::milliseconds(*poll);
   r.stop = &stop;
   EvmRpc* rpc_ptr = rpc->get();

@@ -13,6 +13,7 @@
 #include "connectors/dev_broker.h"
 #include "connectors/kafka_producer.h"
 #include "tests/chain/fake_evm_node.h"
+#include "tests/child_process.h"
 #include "tests/testutil.h"
 
 namespace x402 {
@@ -143,6 +144,73 @@ TEST(ChainKafkaTest, EventsGoToTheTopicKeyedByAgentAndTheCursorWaitsForDelivery)
   EvmChainWatcher reopened(Options(dir.file("kafka")), rpc->get(), &sink);
   ASSERT_TRUE(reopened.Open().ok());
   EXPECT_EQ(reopened.cursor().next_block, before);
+}
+
+std::string Registered(const std::string& agent, const std::string& network,
+                       const std::string& address, const std::string& id) {
+  return test::Ev("wallet.registered", id, "2025-11-17T09:00:00.000Z", agent,
+                  "{\"network\":\"" + network + "\",\"address\":\"" + address + "\"}",
+                  "test/wallets");
+}
+
+// The chain events among a topic's messages: subject -> count.
+std::map<std::string, int> ChainSubjects(const std::vector<Msg>& msgs) {
+  std::map<std::string, int> out;
+  simdjson::dom::parser parser;
+  for (const auto& m : msgs) {
+    simdjson::padded_string p(m.value);
+    simdjson::dom::element doc;
+    std::string_view type, subject;
+    if (parser.parse(p).get(doc) || doc["type"].get_string().get(type) ||
+        doc["subject"].get_string().get(subject))
+      continue;
+    if (type.starts_with("x402.chain.")) ++out[std::string(subject)];
+  }
+  return out;
+}
+
+TEST(ChainKafkaTest, WalletsComeFromRegistrationsOnTheTopicAndLateOnesAreBackfilled) {
+  FakeEvmNode node;
+  for (uint64_t n = 1; n <= 20; ++n) {
+    if (n % 2 == 0 && n <= 8) {
+      node.Mine({test::TransferLog(kAsset, test::Hex64(n), test::Addr(0xA0 + n / 2),
+                                   test::Addr(0xB2), n)});
+    } else {
+      node.Mine();
+    }
+  }
+  DevBroker broker;
+  ASSERT_TRUE(broker.Start(4).ok());
+  auto producer = KafkaProducer::Open({{"bootstrap.servers", broker.bootstraps()}});
+  ASSERT_TRUE(producer.ok());
+  auto produce = [&](const std::string& agent, const std::string& line) {
+    ASSERT_TRUE((*producer)->Produce(kEventsTopic, agent, line).ok());
+    ASSERT_TRUE((*producer)->Flush(10000).ok());
+  };
+  produce("alice", Registered("alice", "base", test::Addr(0xA1), "r1"));
+  produce("bob", Registered("bob", "eip155:8453", test::Addr(0xA2), "r2"));
+  produce("dave", Registered("dave", "polygon", test::Addr(0xA4), "r3"));  // another network
+  test::TempDir dir;
+  auto run = [&] {
+    test::ChildProcess p(
+        {test::X402Binary(), "chain-watch", "--network", "base", "--rpc", node.Url(), "--brokers",
+         broker.bootstraps(), "--data-dir", dir.file("data"), "--from-block", "1",
+         "--balance-interval", "0", "--until-caught-up"},
+        dir.file("log"));
+    EXPECT_EQ(p.ExitCode(), 0) << test::ReadWholeFile(dir.file("log"));
+  };
+  run();
+  auto got = ConsumeAll(broker.bootstraps(), kEventsTopic, 5);
+  EXPECT_EQ(ChainSubjects(got), (std::map<std::string, int>{{"alice", 1}, {"bob", 1}}));
+  // carol registers later: her history is backfilled from the start block.
+  produce("carol", Registered("carol", "base", test::Addr(0xA3), "r4"));
+  node.Mine({test::TransferLog(kAsset, test::Hex64(21), test::Addr(0xA3), test::Addr(0xB2), 21)});
+  node.Mine();
+  run();
+  got = ConsumeAll(broker.bootstraps(), kEventsTopic, 8);
+  EXPECT_EQ(got.size(), 8u);
+  EXPECT_EQ(ChainSubjects(got),
+            (std::map<std::string, int>{{"alice", 1}, {"bob", 1}, {"carol", 2}}));
 }
 
 }  // namespace
