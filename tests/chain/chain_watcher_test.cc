@@ -530,6 +530,48 @@ TEST_F(ChainWatcherTest, SteadyStateCostsThreeCallsPerNewBlock) {
   EXPECT_EQ((*rpc)->calls() - before, 1u);
 }
 
+TEST_F(ChainWatcherTest, ReorgJustAfterADeepBackfillIsFoundThroughTheKeptHashes) {
+  FakeEvmNode node;
+  BuildBusyChain(node, 300);
+  auto o = Options();
+  o.reorg_window = 20;
+  o.max_block_range = 64;
+  Run(node, o);
+  const size_t before = Events().size();
+  ASSERT_EQ(before, 200u);
+  const std::string h294 = node.HashOf(294), h297 = node.HashOf(297);
+  node.Reorg(293, "b");
+  node.MineEmpty(10);  // 293'..302': the logs of 294, 297 and 300 are gone
+  auto stats = Run(node, o);
+  EXPECT_EQ(stats.reorgs, 1u);
+  auto ev = Events();
+  std::vector<std::string> removed;
+  for (size_t i = before; i < ev.size(); ++i) {
+    ASSERT_NE(ev[i].data.find("\"removed\":true"), std::string::npos) << ev[i].data;
+    removed.push_back(ev[i].id);
+  }
+  EXPECT_EQ(removed.size(), 6u);  // a Transfer and an AuthorizationUsed in each
+  EXPECT_TRUE(std::count(removed.begin(), removed.end(),
+                         ExpectedId("transfer", Tx(294), 0, h294, "alice", "removed")));
+  EXPECT_TRUE(std::count(removed.begin(), removed.end(),
+                         ExpectedId("authorization_used", Tx(297), 1, h297, "alice", "removed")));
+}
+
+TEST_F(ChainWatcherTest, AReopenedOutputFileLosesOnlyItsTornLastLine) {
+  {
+    std::ofstream f(out_path());
+    f << "{\"a\":1}\n{\"b\":2}\n{\"c\":";
+  }
+  auto sink = FileChainSink::Open(out_path());
+  ASSERT_TRUE(sink.ok());
+  ASSERT_TRUE((*sink)->Write({{"k", "{\"d\":4}"}}).ok());
+  ASSERT_TRUE((*sink)->Flush().ok());
+  std::vector<std::string> lines;
+  std::ifstream in(out_path());
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  EXPECT_EQ(lines, (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}", "{\"d\":4}"}));
+}
+
 TEST(RpcUrlTest, RedactsEverythingAfterTheHost) {
   EXPECT_EQ(RedactRpcUrl("https://base-mainnet.g.alchemy.com/v2/KEY"),
             "https://base-mainnet.g.alchemy.com/****");
