@@ -3,8 +3,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <thread>
 
+#include "api/api_service.h"
 #include "api/chain_probe.h"
 #include "api/http_server.h"
 #include "api/log.h"
@@ -69,7 +71,8 @@ int ChainWatchCommand(int argc, char** argv) {
         "block hashes kept for reorg detection (default 128, at least the confirmations)");
   f.Add("poll-interval-ms", "MS", "wait between head polls when caught up (default 2000)");
   f.Add("listen", "ADDR:PORT",
-        "serve /metrics (x402_chain_*), /healthz and /readyz (ready when caught up) here");
+        "serve /metrics (x402_chain_*), /healthz and /readyz (ready when caught up) here; a "
+        "non-loopback address needs a bearer token in X402_API_TOKEN");
   if (Status st = f.Parse(argc, argv); !st.ok()) return Usage(st.error());
   if (f.Has("help")) {
     std::fputs(f.Help().c_str(), stdout);
@@ -225,9 +228,29 @@ int ChainWatchCommand(int argc, char** argv) {
     HttpServerOptions ho;
     if (Status st = ParseListenAddress(*listen, &ho.address, &ho.port); !st.ok())
       return Usage(cmd + "--listen: " + st.error());
-    auto srv = HttpServer::Start(ho, [&probe](const HttpRequest& req) {
+    // As for `run --http`: a non-loopback address needs a bearer token (X402_API_TOKEN).
+    std::string token;
+    if (const char* e = std::getenv("X402_API_TOKEN"); e && *e) token = e;
+    if (!token.empty() && token.size() < 16)
+      return Usage(cmd + "X402_API_TOKEN: at least 16 characters");
+    if (token.empty() && !IsLoopbackAddress(ho.address))
+      return Usage(cmd + "--listen " + *listen + ": a non-loopback address needs X402_API_TOKEN");
+    auto srv = HttpServer::Start(ho, [&probe, token](const HttpRequest& req) {
       ApiResponse res;
       const std::string path = req.target.substr(0, req.target.find('?'));
+      if (!token.empty()) {
+        std::string_view auth = req.authorization;
+        bool ok = auth.size() > 7 && auth.find(' ') == 6;
+        for (size_t i = 0; ok && i < 6; ++i) ok = (auth[i] | 0x20) == "bearer"[i];
+        if (ok) auth.remove_prefix(6);
+        while (ok && auth.starts_with(' ')) auth.remove_prefix(1);
+        if (!ok || !ConstantTimeEquals(auth, token)) {
+          res.status = 401;
+          res.body = "{\"error\":\"missing or wrong bearer token\"}";
+          res.headers.emplace_back("WWW-Authenticate", "Bearer");
+          return res;
+        }
+      }
       if (req.method != "GET") {
         res.status = 405;
         res.body = "{\"error\":\"method not allowed\"}";

@@ -110,6 +110,9 @@ TEST_F(ChainCommandTest, BadUsageExitsTwoWithOneLineNamingTheFlag) {
        "--asset"},
       {{"--network", "solana", "--rpc", rpc, "--wallets", w, "--data-dir", d, "--out", "o"},
        "--network"},
+      {{"--network", "base", "--rpc", rpc, "--wallets", w, "--data-dir", d, "--out", "o",
+        "--listen", "0.0.0.0:0"},
+       "--listen"},
       {{"--bogus"}, "--bogus"},
   };
   test::WriteLines(dir_.file("bad.toml"), {"[chain]", "network = \"base\"", "rpc_endpoint = 3"});

@@ -62,7 +62,7 @@ std::vector<Out> ReadEvents(const std::string& path) {
 // Fast fault policy for tests.
 RpcOptions FastRpc() {
   RpcOptions o;
-  o.timeout = std::chrono::milliseconds(2000);
+  o.timeout = std::chrono::milliseconds(1000);
   o.backoff_initial = std::chrono::milliseconds(5);
   o.backoff_max = std::chrono::milliseconds(40);
   o.max_retry_after = std::chrono::milliseconds(3000);
@@ -390,6 +390,7 @@ TEST_F(ChainWatcherTest, RetriesFaultsAndHonoursRetryAfter) {
   node.QueueFault({FakeFault::kRpcError, ""});
   // A dropped keep-alive connection is retried once on a new one by the HTTP client: two.
   node.QueueFault({FakeFault::kClose, ""}, 2);
+  node.QueueFault({FakeFault::kHang, ""});  // the request's deadline (1 s here) passes
   Run(node, Options());
   EXPECT_EQ(Events().size(), 8u);
   const auto reqs = node.server().Requests();
@@ -405,6 +406,7 @@ TEST_F(ChainWatcherTest, RetriesFaultsAndHonoursRetryAfter) {
   EXPECT_TRUE(labels.count("malformed"));
   EXPECT_TRUE(labels.count("rpc_-32000"));
   EXPECT_TRUE(labels.count("transport"));
+  EXPECT_TRUE(labels.count("timeout"));
 }
 
 TEST_F(ChainWatcherTest, FailsOverToTheNextRpc) {

@@ -2,7 +2,7 @@
 // (FakeDiscord's server). Tests mine blocks with logs, switch to another branch (a reorg),
 // make the node lag or go back, cap eth_getLogs ranges ("block range too large"), and queue
 // faults (429 with Retry-After, 500, malformed JSON, a JSON-RPC error, a dropped
-// connection). Answers eth_blockNumber, eth_getBlockByNumber, eth_getLogs (address and
+// connection, no answer at all). Answers eth_blockNumber, eth_getBlockByNumber, eth_getLogs (address and
 // topic filters with OR lists) and eth_call balanceOf.
 //
 // Thread-safety: all public methods may be called from any thread.
@@ -64,7 +64,7 @@ struct FakeBlock {
 };
 
 struct FakeFault {
-  enum Kind { k429, k500, kMalformed, kRpcError, kClose } kind;
+  enum Kind { k429, k500, kMalformed, kRpcError, kClose, kHang } kind;
   std::string retry_after;  // k429
 };
 
@@ -215,6 +215,9 @@ class FakeEvmNode {
           return r;
         case FakeFault::kRpcError:
           return RpcError(id, -32000, "header not found");
+        case FakeFault::kHang:  // never answers (until the server stops)
+          r.hang = true;
+          return r;
         case FakeFault::kClose:
           r.close = true;
           return r;
