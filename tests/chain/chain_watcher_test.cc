@@ -317,6 +317,32 @@ TEST_F(ChainWatcherTest, RangeHalvingMissesNothing) {
   EXPECT_EQ(got.size(), reference.size());
 }
 
+TEST_F(ChainWatcherTest, AnAnswerOverTheBodyLimitHalvesTheRangeToo) {
+  FakeEvmNode node;
+  BuildBusyChain(node, 120);
+  auto o = Options();
+  o.max_block_range = 100;
+  o.reorg_window = 10;
+  Run(node, o);
+  const auto reference = Events();
+  TempDir other;
+  o.data_dir = other.file("data");
+  RpcOptions small = FastRpc();
+  small.max_body_bytes = 4096;  // a few logs per answer
+  auto rpc = EvmRpc::Open({node.Url()}, small);
+  ASSERT_TRUE(rpc.ok());
+  auto sink = FileChainSink::Open(other.file("out.jsonl"));
+  EvmChainWatcher w(o, rpc->get(), sink->get());
+  ASSERT_TRUE(w.Open().ok());
+  for (int i = 0; i < 200; ++i) {
+    auto r = w.Step();
+    ASSERT_TRUE(r.ok()) << r.error();
+    if (r->caught_up) break;
+  }
+  EXPECT_GT(w.stats().range_halvings, 0u);
+  EXPECT_EQ(Ids(ReadEvents(other.file("out.jsonl"))), Ids(reference));
+}
+
 // A sink that "crashes": after `ok_flushes` acknowledged flushes, the next flush fails
 // (the process died before the acknowledgement) and its events either reached the output
 // anyway (`keep`: they will be repeats) or never did (a watcher that moved its cursor
