@@ -1,5 +1,5 @@
-// HttpClient: a small HTTP/1.1 POST client for webhooks (Discord) and JSON-RPC, behind an interface so
-// tests and sinks can swap it. BeastHttpClient is the real one: Boost.Beast over Boost.Asio,
+// HttpClient: a small HTTP/1.1 POST client for webhooks (Discord) and JSON-RPC, behind an interface
+// so tests and sinks can swap it. BeastHttpClient is the real one: Boost.Beast over Boost.Asio,
 // HTTPS through OpenSSL (SNI, peer verification against the system CA store), plain HTTP
 // only to 127.0.0.1 / localhost (tests), a deadline per request, and keep-alive reuse of one
 // connection per host:port.

@@ -224,8 +224,9 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
   } catch (const toml::parse_error& e) {
     return Err(path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
   }
-  static const char* kTables[] = {"budget", "engine", "authorizations", "recon", "vendors", "wallets", "kafka",
-                                  "alerts", "discord", "http", "metrics", "chain"};
+  static const char* kTables[] = {"budget",  "engine",  "authorizations", "recon",
+                                  "vendors", "wallets", "kafka",          "alerts",
+                                  "discord", "http",    "metrics",        "chain"};
   for (const auto& [k, v] : root) {
     bool known = false;
     for (const char* t : kTables) known = known || k.str() == t;

@@ -49,7 +49,9 @@ int main(int argc, char** argv) {
   if (cmd == "demo") return x402::cli::DemoCommand(argc - 1, argv + 1);
   if (cmd == "broker") return x402::cli::BrokerCommand(argc - 1, argv + 1);
   if (cmd == "chain-watch") return x402::cli::ChainWatchCommand(argc - 1, argv + 1);
-  std::fprintf(stderr, "x402rec: unknown command '%s' (commands: run, replay, gen, demo, broker, chain-watch; see x402rec --help)\n",
+  std::fprintf(stderr,
+               "x402rec: unknown command '%s' (commands: run, replay, gen, demo, broker, "
+               "chain-watch; see x402rec --help)\n",
                cmd.c_str());
   return 2;
 }

@@ -2,8 +2,8 @@
 // (FakeDiscord's server). Tests mine blocks with logs, switch to another branch (a reorg),
 // make the node lag or go back, cap eth_getLogs ranges ("block range too large"), and queue
 // faults (429 with Retry-After, 500, malformed JSON, a JSON-RPC error, a dropped
-// connection, no answer at all). Answers eth_blockNumber, eth_getBlockByNumber, eth_getLogs (address and
-// topic filters with OR lists) and eth_call balanceOf.
+// connection, no answer at all). Answers eth_blockNumber, eth_getBlockByNumber, eth_getLogs
+// (address and topic filters with OR lists) and eth_call balanceOf.
 //
 // Thread-safety: all public methods may be called from any thread.
 #pragma once
