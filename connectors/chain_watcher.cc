@@ -806,7 +806,13 @@ Result<StepResult> EvmChainWatcher::BackfillStep(uint64_t head) {
              l.kind == ReportedLog::Kind::kTransfer && l.confirmed ? "confirmed" : "seen", conf,
              l.block_time_s);
     cursor_.blocks[l.block_number] = BlockRef{l.block_hash, l.block_time_s};
-    cursor_.logs.push_back(l);
+    // A backfill restarted for a newly added wallet reads its older wallets' logs again.
+    const bool known =
+        std::any_of(cursor_.logs.begin(), cursor_.logs.end(), [&](const ReportedLog& k) {
+          return k.kind == l.kind && k.tx_hash == l.tx_hash && k.log_index == l.log_index &&
+                 k.block_hash == l.block_hash && k.agent == l.agent;
+        });
+    if (!known) cursor_.logs.push_back(l);
   }
   cursor_.backfill_next = to + 1;
   if (cursor_.backfill_next >= cursor_.backfill_end) {
