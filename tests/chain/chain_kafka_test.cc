@@ -68,7 +68,7 @@ EvmWatchOptions Options(const std::string& dir) {
   o.data_dir = dir;
   o.from_block = 1;
   o.balance_interval = 0;
-  o.max_block_range = 5;
+  o.max_block_range = 50;
   return o;
 }
 
@@ -110,8 +110,7 @@ TEST(ChainKafkaTest, EventsGoToTheTopicKeyedByAgentAndTheCursorWaitsForDelivery)
 
   DevBroker broker;
   ASSERT_TRUE(broker.Start(4).ok());
-  auto producer = KafkaProducer::Open(
-      {{"bootstrap.servers", broker.bootstraps()}, {"message.timeout.ms", "2000"}});
+  auto producer = KafkaProducer::Open({{"bootstrap.servers", broker.bootstraps()}});
   ASSERT_TRUE(producer.ok()) << producer.error();
   KafkaChainSink sink(producer->get(), kEventsTopic);
   auto rpc = EvmRpc::Open({node.Url()}, RpcOptions());
@@ -134,14 +133,21 @@ TEST(ChainKafkaTest, EventsGoToTheTopicKeyedByAgentAndTheCursorWaitsForDelivery)
 
   // The broker goes away: the next step's events are not acknowledged, the cursor stays.
   node.Mine({test::TransferLog(kAsset, test::Hex64(99), test::Addr(0xA1), test::Addr(0xB2), 1)});
+  // A producer that gives up on a message after 500 ms (the default waits 300 s).
+  auto impatient = KafkaProducer::Open({{"bootstrap.servers", broker.bootstraps()},
+                                        {"message.timeout.ms", "500"},
+                                        {"request.timeout.ms", "500"},
+                                        {"socket.timeout.ms", "1000"}});
+  ASSERT_TRUE(impatient.ok()) << impatient.error();
+  KafkaChainSink gone(impatient->get(), kEventsTopic);
   broker.Stop();
-  EvmChainWatcher w(Options(dir.file("kafka")), rpc->get(), &sink);
+  EvmChainWatcher w(Options(dir.file("kafka")), rpc->get(), &gone);
   ASSERT_TRUE(w.Open().ok());
   const uint64_t before = w.cursor().next_block;
   auto step = w.Step();
   EXPECT_FALSE(step.ok());
   EXPECT_EQ(w.cursor().next_block, before);
-  EvmChainWatcher reopened(Options(dir.file("kafka")), rpc->get(), &sink);
+  EvmChainWatcher reopened(Options(dir.file("kafka")), rpc->get(), &gone);
   ASSERT_TRUE(reopened.Open().ok());
   EXPECT_EQ(reopened.cursor().next_block, before);
 }
