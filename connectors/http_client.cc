@@ -85,8 +85,10 @@ std::string RedactUrl(std::string_view full) {
     const size_t sch = without_userinfo.find("://");
     const size_t from = sch == std::string::npos ? 0 : sch + 3;
     const size_t end = without_userinfo.find_first_of("/?#", from);
-    const size_t at = without_userinfo.rfind('@', end == std::string::npos ? std::string::npos : end);
-    if (at != std::string::npos && at >= from) without_userinfo.replace(from, at + 1 - from, "****@");
+    const size_t at =
+        without_userinfo.rfind('@', end == std::string::npos ? std::string::npos : end);
+    if (at != std::string::npos && at >= from)
+      without_userinfo.replace(from, at + 1 - from, "****@");
   }
   std::string_view url = without_userinfo;
   size_t scheme = url.find("://");
@@ -237,8 +239,24 @@ Result<HttpResponse> BeastHttpClient::Post(const HttpUrl& url, const std::string
       }
     });
     http::response_parser<http::string_body> parser;
-    parser.body_limit(1 << 20);
+    parser.body_limit(max_body_bytes_);
+    // The header first: Beast 1.74 does not enforce body_limit against a Content-Length, so
+    // an answer announcing more than the limit is refused here, before its body is read.
     if (!ec) {
+      ec = m.Run(deadline, &timed_out, [&](auto handler) {
+        if (m.plain) {
+          http::async_read_header(*m.plain, m.buf, parser, handler);
+        } else {
+          http::async_read_header(*m.secure, m.buf, parser, handler);
+        }
+      });
+    }
+    if (!ec && parser.content_length() && *parser.content_length() > max_body_bytes_) {
+      m.Close();
+      return Err("http " + where + ": body limit exceeded (" +
+                 std::to_string(*parser.content_length()) + " bytes)");
+    }
+    if (!ec && !parser.is_done()) {
       ec = m.Run(deadline, &timed_out, [&](auto handler) {
         if (m.plain) {
           http::async_read(*m.plain, m.buf, parser, handler);
@@ -253,6 +271,10 @@ Result<HttpResponse> BeastHttpClient::Post(const HttpUrl& url, const std::string
       return Err("http " + where + ": " + (timed_out ? "timed out" : ec.message()));
     }
     auto& res = parser.get();
+    if (res.body().size() > max_body_bytes_) {  // chunked: counted as it came
+      m.Close();
+      return Err("http " + where + ": body limit exceeded");
+    }
     HttpResponse out;
     out.status = static_cast<int>(res.result_int());
     for (const auto& h : res)

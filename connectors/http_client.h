@@ -1,5 +1,5 @@
-// HttpClient: a small HTTP/1.1 POST client for webhooks (Discord), behind an interface so
-// tests and sinks can swap it. BeastHttpClient is the real one: Boost.Beast over Boost.Asio,
+// HttpClient: a small HTTP/1.1 POST client for webhooks (Discord) and JSON-RPC, behind an interface
+// so tests and sinks can swap it. BeastHttpClient is the real one: Boost.Beast over Boost.Asio,
 // HTTPS through OpenSSL (SNI, peer verification against the system CA store), plain HTTP
 // only to 127.0.0.1 / localhost (tests), a deadline per request, and keep-alive reuse of one
 // connection per host:port.
@@ -61,11 +61,15 @@ class BeastHttpClient final : public HttpClient {
                             const std::string& content_type,
                             std::chrono::milliseconds timeout) override;
   uint64_t connections_opened() const { return connections_opened_; }
+  // The largest response body accepted (default 1 MiB); a larger one is an error whose
+  // message contains "body limit exceeded" (JSON-RPC log queries raise it).
+  void set_max_body_bytes(uint64_t n) { max_body_bytes_ = n; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   uint64_t connections_opened_ = 0;
+  uint64_t max_body_bytes_ = 1 << 20;
 };
 
 }  // namespace x402

@@ -162,6 +162,59 @@ Status LoadAlerts(const std::string& path, const toml::table& a, AlertSettings* 
   return Status::Ok();
 }
 
+Status LoadChain(const std::string& path, const toml::table& c, ChainSettings* out) {
+  static const char* kStrings[] = {"network", "asset",   "data_dir", "wallets",
+                                   "out",     "brokers", "topic"};
+  static const char* kInts[] = {"from_block", "max_block_range", "balance_interval", "reorg_window",
+                                "poll_interval_ms"};
+  for (const auto& [k, v] : c) {
+    const std::string key(k.str());
+    bool known = key == "rpc" || key == "rpc_env";
+    for (const char* n : kStrings) known = known || key == n;
+    for (const char* n : kInts) known = known || key == n;
+    if (!known) return Err(Where(path, v, "chain." + key) + ": unknown option");
+  }
+  std::string* strings[] = {&out->network, &out->asset,   &out->data_dir, &out->wallets,
+                            &out->out,     &out->brokers, &out->topic};
+  for (size_t i = 0; i < std::size(kStrings); ++i) {
+    if (const toml::node* n = c.get(kStrings[i])) {
+      if (!n->is_string())
+        return Err(Where(path, *n, std::string("chain.") + kStrings[i]) + ": expected a string");
+      *strings[i] = n->as_string()->get();
+    }
+  }
+  std::optional<int64_t>* ints[] = {&out->from_block, &out->max_block_range, &out->balance_interval,
+                                    &out->reorg_window, &out->poll_interval_ms};
+  for (size_t i = 0; i < std::size(kInts); ++i) {
+    if (c.get(kInts[i])) {
+      int64_t v = 0;
+      X402_TRY_ST(GetInt(path, c, "chain", kInts[i], 0, INT64_MAX / 2, &v));
+      *ints[i] = v;
+    }
+  }
+  for (const char* key : {"rpc", "rpc_env"}) {
+    const toml::node* n = c.get(key);
+    if (!n) continue;
+    const toml::array* arr = n->as_array();
+    if (!arr)
+      return Err(Where(path, *n, std::string("chain.") + key) + ": expected an array of strings");
+    for (const auto& e : *arr) {
+      if (!e.is_string())
+        return Err(Where(path, *n, std::string("chain.") + key) + ": expected an array of strings");
+      std::string v = e.as_string()->get();
+      if (std::string(key) == "rpc_env") {
+        const char* env = std::getenv(v.c_str());
+        if (!env || !*env)
+          return Err(Where(path, e, "chain.rpc_env") + ": environment variable " + v +
+                     " is not set");
+        v = env;
+      }
+      out->rpc.push_back(v);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status LoadConfigFile(const std::string& path, FileSettings* s) {
@@ -171,8 +224,9 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
   } catch (const toml::parse_error& e) {
     return Err(path + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
   }
-  static const char* kTables[] = {"budget", "engine", "authorizations", "recon", "vendors", "wallets", "kafka",
-                                  "alerts", "discord", "http", "metrics"};
+  static const char* kTables[] = {"budget",  "engine",  "authorizations", "recon",
+                                  "vendors", "wallets", "kafka",          "alerts",
+                                  "discord", "http",    "metrics",        "chain"};
   for (const auto& [k, v] : root) {
     bool known = false;
     for (const char* t : kTables) known = known || k.str() == t;
@@ -291,6 +345,7 @@ Status LoadConfigFile(const std::string& path, FileSettings* s) {
         GetInt(path, *m, "metrics", "probe_interval", 1, 3600, &s->metrics_probe_interval_s));
     X402_TRY_ST(GetInt(path, *m, "metrics", "ready_max_lag", 0, INT64_MAX / 2, &s->ready_max_lag));
   }
+  if (auto* c = root["chain"].as_table()) X402_TRY_ST(LoadChain(path, *c, &s->chain));
   if (auto* e = root["engine"].as_table()) {
     int64_t bs = static_cast<int64_t>(s->batch_size), ce = static_cast<int64_t>(s->cache_entries);
     X402_TRY_ST(GetInt(path, *e, "engine", "batch_size", 1, 1000000, &bs));

@@ -4,13 +4,23 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/alert_settings.h"
 #include "projections/config.h"
 #include "schemas/result.h"
 
 namespace x402 {
+
+// [chain]: the chain watcher (x402rec chain-watch); flags override each key.
+struct ChainSettings {
+  std::string network, asset, data_dir, wallets, out, brokers, topic;
+  std::vector<std::string> rpc;  // rpc = [...] and/or rpc_env = [...] (URLs from the environment)
+  std::optional<int64_t> from_block, max_block_range, balance_interval, reorg_window,
+      poll_interval_ms;
+};
 
 struct FileSettings {
   ProjectionConfig projections;
@@ -38,6 +48,7 @@ struct FileSettings {
   int64_t metrics_top_n = 100;
   int64_t metrics_probe_interval_s = 10;
   int64_t ready_max_lag = 10000;
+  ChainSettings chain;  // [chain]
 };
 
 // Applies the settings in `path` on top of *out (which holds the defaults).

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/cli/broker_command.h"
+#include "engine/cli/chain_command.h"
 #include "engine/cli/commands.h"
 
 namespace {
@@ -24,6 +25,7 @@ const char* kUsage =
     "  gen       generate a realistic, seed-deterministic x402 event stream\n"
     "  demo      generate a stream, replay it and show the report (the quick start)\n"
     "  broker    run an embedded Kafka broker on 127.0.0.1 for development and demos\n"
+    "  chain-watch  follow an EVM chain (JSON-RPC) and emit the x402.chain.* events\n"
     "\n"
     "Run 'x402rec <command> --help' for the options of a command.\n";
 
@@ -46,7 +48,10 @@ int main(int argc, char** argv) {
   if (cmd == "gen") return x402::cli::GenCommand(argc - 1, argv + 1);
   if (cmd == "demo") return x402::cli::DemoCommand(argc - 1, argv + 1);
   if (cmd == "broker") return x402::cli::BrokerCommand(argc - 1, argv + 1);
-  std::fprintf(stderr, "x402rec: unknown command '%s' (commands: run, replay, gen, demo, broker; see x402rec --help)\n",
+  if (cmd == "chain-watch") return x402::cli::ChainWatchCommand(argc - 1, argv + 1);
+  std::fprintf(stderr,
+               "x402rec: unknown command '%s' (commands: run, replay, gen, demo, broker, "
+               "chain-watch; see x402rec --help)\n",
                cmd.c_str());
   return 2;
 }

@@ -213,13 +213,17 @@ def test_dashboard():
     present = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
     # Kafka-only families appear once a consumer reports; their names are fixed in the code.
     present |= {"x402_consumer_lag_events"}
+    # The chain row is served by `x402rec chain-watch --listen` (tests/chain/chain_command_test
+    # reads these families from it).
+    present |= {"x402_chain_head_block", "x402_chain_processed_block", "x402_chain_lag_blocks",
+                "x402_chain_rpc_errors_total", "x402_chain_reorgs_total"}
     functions = {"sum", "by", "rate", "increase", "topk", "histogram_quantile", "clamp_min", "min", "max", "le",
                  "without", "deriv", "and", "or", "avg", "count"}
     for title, expr in exprs:
         stripped = re.sub(r'\{[^}]*\}|"[^"]*"|\[[^\]]*\]', "", expr)
         for name in re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", stripped):
             if name in functions or name in ("status", "period", "kind", "sink", "outcome", "topic", "partition",
-                                              "reason", "network", "agent", "severity", "vendor", "address"):
+                                              "reason", "network", "agent", "severity", "vendor", "address", "code"):
                 continue
             base = re.sub(r"_(bucket|sum|count)$", "", name) if name.endswith(("_bucket", "_sum", "_count")) else name
             check(name in present or base in present, "%s: metric %s is not in /metrics" % (title, name))
