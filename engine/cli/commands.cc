@@ -1105,9 +1105,6 @@ int DemoCommand(int argc, char** argv) {
   g.seed = *seed;
   g.anomalies = 0.01;
   g.bad_lines = 0.0005;
-  // Each agent pays about every 17 minutes of event time, so the default stream covers about
-  // twelve days: the report's daily charts then have days to show.
-  g.payments_per_second = 0.001 * g.agents;
   for (auto [name, dst] :
        {std::pair{"anomalies", &g.anomalies}, std::pair{"bad-lines", &g.bad_lines}}) {
     if (!f.Has(name)) continue;

@@ -5,9 +5,10 @@
   run_fuzz.py TARGET --seconds S     a time budget (an hour: --seconds 3600)
   run_fuzz.py TARGET ... --keep DIR  keep the corpus it grows in DIR (reused next time)
 
-TARGET is decoder, jsonl, config or http. The seeds are built here, each run, from what the
+TARGET is decoder, jsonl, config, http or rpc. The seeds are built here, each run, from what the
 repository already has: schemas/examples (valid and invalid events), a generated stream with
-malformed lines, ops/config's example configuration, and one request per API route. A crash,
+malformed lines, ops/config's example configuration, one request per API route, and JSON-RPC
+answer sequences of a node (blocks, logs, a reorg, faults). A crash,
 a sanitizer report or a failed property is written to the run's directory as crash-* and the
 exit code is non-zero. Needs X402_BINARY_DIR (a build with -DX402_FUZZ=ON) and X402_SOURCE_DIR.
 """
@@ -37,6 +38,38 @@ HTTP_SEEDS = [
     "POST /v1/report HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody",
     "HEAD /v1/agents/a%7Cb?x=1 HTTP/1.0\r\n\r\n",
 ]
+
+def rpc_seeds():
+    """Answer sequences a node could give the watcher's first steps ("id":0 = the request's)."""
+    def ok(result):
+        return '{"jsonrpc":"2.0","id":0,"result":%s}' % result
+
+    def header(n, parent=None):
+        return ok('{"number":"0x%x","hash":"0x%064x","parentHash":"0x%064x","timestamp":"0x%x"}'
+                  % (n, 1000 + n, 1000 + n - 1 if parent is None else parent, 1763337600 + 2 * n))
+    wallet = "0x0000000000000000000000002c59f56771ac91e5314fa240ecff7f994fdc0466"
+    transfer = ('{"address":"0x833589fcd6edb6e08f4c7c32d4f71b54bda02913","topics":['
+                '"0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef","%s",'
+                '"0x0000000000000000000000005b55deed0b5320512d43730a59b352df20cc028f"],'
+                '"data":"0x%064x","blockNumber":"0x%x","blockHash":"0x%064x","transactionHash":"0x%064x",'
+                '"logIndex":"0x0","removed":false}')
+    used = ('{"address":"0x833589fcd6edb6e08f4c7c32d4f71b54bda02913","topics":['
+            '"0x98de503528ee59b575ef0c0a2576a82497bfc029a5685b209e9ec333479b10a5","%s","0x%064x"],'
+            '"data":"0x","blockNumber":"0x2","blockHash":"0x%064x","transactionHash":"0x%064x",'
+            '"logIndex":"0x1","removed":false}' % (wallet, 7, 1002, 99))
+    logs = ok("[" + transfer % (wallet, 15000, 2, 1002, 99) + "," + used + "]")
+    balance = ok('"0x%064x"' % 250000000)
+    seqs = [
+        [ok('"0x3"'), header(1), ok("[]"), header(2), logs, header(3), ok("[]"), balance],
+        [ok('"0x3"'), header(1), header(2), header(3), logs, balance, ok('"0x4"'), header(4), ok("[]")],
+        [ok('"0x2"'), header(1), header(2), logs, ok('"0x3"'), header(3, parent=77), header(2, parent=55),
+         header(1), logs],
+        ["!429", ok('"0x2"'), "!500", header(1), "!drop", header(2), logs],
+        ['{"jsonrpc":"2.0","id":0,"error":{"code":-32005,"message":"query returned more than 10000 results"}}',
+         ok('"0x2"'), header(1), logs],
+    ]
+    return ["\n--\n".join(s) for s in seqs]
+
 
 CONFIG_SEEDS = [
     "[engine]\nbatch_size = 1000\ndedupe_horizon = 3600\nstate_cache_mb = 64\n",
@@ -72,11 +105,14 @@ def write_seeds(target, seeds, tmp):
             shutil.copy(path, os.path.join(seeds, os.path.basename(path)))
         for i, text in enumerate(CONFIG_SEEDS):
             open(os.path.join(seeds, "snippet-%d.toml" % i), "w").write(text)
+    elif target == "rpc":
+        for i, text in enumerate(rpc_seeds()):
+            open(os.path.join(seeds, "answers-%d.txt" % i), "w").write(text)
     elif target == "http":
         for i, text in enumerate(HTTP_SEEDS):
             open(os.path.join(seeds, "request-%02d.txt" % i), "wb").write(text.encode())
     else:
-        sys.exit("run_fuzz.py: unknown target %r (decoder, jsonl, config, http)" % target)
+        sys.exit("run_fuzz.py: unknown target %r (decoder, jsonl, config, http, rpc)" % target)
 
 
 def main():
