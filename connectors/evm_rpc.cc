@@ -96,6 +96,10 @@ Result<uint64_t> ParseQuantity(std::string_view hex) {
       return Err("expected a 0x-hex quantity, got '" + std::string(hex.substr(0, 80)) + "'");
     n = n * 16 + static_cast<uint64_t>(d);
   }
+  // Block numbers, log indexes and timestamps: past 2^53-1 no chain has them, and EVENTS.md
+  // refuses them (schemas/README.md, "Canonical input"): a node saying so is malformed.
+  if (n > (uint64_t{1} << 53) - 1)
+    return Err("quantity " + std::string(hex) + " is past 2^53-1, beyond any chain's range");
   return n;
 }
 

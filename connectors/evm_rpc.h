@@ -118,7 +118,8 @@ class EvmRpc {
 };
 
 // Helpers for the quantities of the Ethereum JSON-RPC API.
-// "0x1b4" -> 436; rejects a missing 0x, empty digits, non-hex and values over 2^64-1.
+// "0x1b4" -> 436; rejects a missing 0x, empty digits, non-hex and values over 2^53-1 (past
+// any chain's block number, log index or timestamp; EVENTS.md refuses them).
 Result<uint64_t> ParseQuantity(std::string_view hex);
 std::string ToQuantity(uint64_t n);  // 436 -> "0x1b4"
 

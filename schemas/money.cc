@@ -54,6 +54,7 @@ Amount MulDiv(Amount a, uint64_t num, uint64_t den) {
 
 bool TryParseAtomic(std::string_view text, Amount* out) {
   if (text.empty() || text.size() > 38) return false;
+  if (text.size() > 1 && text[0] == '0') return false;  // "00012": not canonical, refused
   // Up to 19 digits always fit in 64 bits: accumulate there, and go to 128 bits past that.
   const size_t head = std::min<size_t>(text.size(), 19);
   uint64_t lo = 0;
@@ -81,6 +82,10 @@ Result<Amount> ParseAtomic(std::string_view text, std::string_view field) {
     return Err(std::string(field) + ": amount has " + std::to_string(text.size()) +
                " digits, at most 38 allowed");
   }
+  if (digits && text.size() > 1 && text[0] == '0') {
+    return Err(std::string(field) + ": amount " + Quote(text) +
+               " has a leading zero (write it without: a padded amount is not read as a number)");
+  }
   return Err(std::string(field) + ": expected atomic-unit integer string, got " + Quote(text));
 }
 
@@ -107,6 +112,7 @@ bool TryParseUsdcDecimal(std::string_view text, Amount* out) {
   std::string_view whole, frac;
   if (!SplitUsdcDecimal(text, &whole, &frac)) return false;
   if (frac.size() > kUsdcDecimals || whole.size() > 32) return false;
+  if (whole.size() > 1 && whole[0] == '0') return false;  // "007.25": not canonical, refused
   u128 v = 0;
   for (char c : whole) v = v * 10 + u128(c - '0');
   for (size_t i = 0; i < kUsdcDecimals; ++i)
@@ -126,6 +132,10 @@ Result<Amount> ParseUsdcDecimal(std::string_view text, std::string_view field) {
   if (frac.size() > kUsdcDecimals) {
     return Err(std::string(field) + ": " + Quote(text) + " has " + std::to_string(frac.size()) +
                " decimals, USDC has at most 6");
+  }
+  if (whole.size() > 1 && whole[0] == '0') {
+    return Err(std::string(field) + ": " + Quote(text) +
+               " has a leading zero (write it without: a padded amount is not read as a number)");
   }
   return Err(std::string(field) + ": " + Quote(text) + " is too large");
 }

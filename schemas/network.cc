@@ -150,9 +150,18 @@ Status CanonicalNetworkTo(std::string_view text, std::string_view field, std::st
     for (char c : ref)
       ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '-' || c == '_');
+    // Only the namespaces the contract knows: an address or hash of another chain family
+    // cannot be checked, so "cosmos:..." with 0x addresses is refused, not guessed at.
+    ok = ok && (ns == "eip155" || ns == "solana");
     if (ok && ns == "eip155") {
-      // Decimal chain id without leading zeros, so "eip155:08453" can't alias "eip155:8453".
-      for (char c : ref) ok = ok && c >= '0' && c <= '9';
+      // Decimal chain id without leading zeros, so "eip155:08453" can't alias "eip155:8453",
+      // and at most 4294967295: every registered EVM chain id is far below it.
+      uint64_t id = 0;
+      for (char c : ref) {
+        ok = ok && c >= '0' && c <= '9';
+        if (ok) id = id * 10 + static_cast<uint64_t>(c - '0');
+        ok = ok && id <= 4294967295ull;
+      }
       ok = ok && ref[0] != '0';
     }
     if (ok) {

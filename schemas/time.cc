@@ -60,7 +60,8 @@ const char* ParseRfc3339Into(std::string_view s, TimeMs* out) {
   if (Y < 1970 || M < 1 || M > 12 || D < 1 || D > static_cast<int>(DaysInMonth(Y, M)))
     return "date out of range";
   if (h > 23 || mi > 59 || sec > 60) return "time of day out of range";
-  if (sec == 60) sec = 59;  // leap second: clamp, event time has no leap seconds
+  const bool leap = sec == 60;
+  if (leap) sec = 59;  // a leap second: clamped, event time has no leap seconds
   size_t pos = 19;
   int64_t millis = 0;
   if (pos < s.size() && s[pos] == '.') {
@@ -90,6 +91,9 @@ const char* ParseRfc3339Into(std::string_view s, TimeMs* out) {
     return "missing 'Z' or offset";
   }
   if (pos != s.size()) return "trailing characters";
+  // Second 60 exists only as a leap second, inserted at 23:59:60 UTC.
+  if (leap && (h * 60 + mi - offset_min + 1440) % 1440 != 1439)
+    return "second 60 is only valid as a leap second, at 23:59:60 UTC";
   int64_t days = DaysFromCivil(Y, static_cast<unsigned>(M), static_cast<unsigned>(D));
   int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
   out->ms = secs * 1000 + millis;

@@ -863,8 +863,13 @@ TEST_F(DecoderTest, IntegersMustBeNonNegativeJsonIntegers) {
     EXPECT_EQ(Reject(EventWithData("x402.chain.transfer", "log_index", bad)),
               std::string("data.log_index: expected a non-negative integer, got ") + bad);
   }
-  Event max = Accept(EventWithData("x402.chain.transfer", "block_number", "18446744073709551615"));
-  EXPECT_EQ(max.block_number, UINT64_MAX);
+  // Up to 2^53-1 (schemas/README.md, "Canonical input"); past it, refused with the reason.
+  Event max = Accept(EventWithData("x402.chain.transfer", "block_number", "9007199254740991"));
+  EXPECT_EQ(max.block_number, 9007199254740991u);
+  EXPECT_EQ(Reject(EventWithData("x402.chain.transfer", "block_number", "9007199254740992")),
+            "data.block_number: 9007199254740992 is past 2^53-1, beyond any chain's range");
+  EXPECT_EQ(Reject(EventWithData("x402.chain.transfer", "log_index", "18446744073709551615")),
+            "data.log_index: 18446744073709551615 is past 2^53-1, beyond any chain's range");
   EXPECT_EQ(Reject(EventWithData("x402.wallet.balance", "block_number", "-5")),
             "data.block_number: expected a non-negative integer, got -5");
   EXPECT_EQ(Reject(EventWithData("x402.chain.transfer", "confirmations", "1.5")),

@@ -51,12 +51,19 @@ INSTANTIATE_TEST_SUITE_P(
         NameCase{"peaq", "eip155:3338"}, NameCase{"story", "eip155:1514"},
         NameCase{"educhain", "eip155:41923"}, NameCase{"skale-base-sepolia", "eip155:324705682"}));
 
-TEST(CanonicalNetworkTest, AnyWellFormedCaip2IdIsKeptAsGiven) {
-  for (const char* id : {"eip155:10", "eip155:999999999", "cosmos:cosmoshub-4", "abc:X_y-Z",
-                         "bip122:000000000019d6689c085ae165831e93", "solana:someOtherCluster"}) {
+TEST(CanonicalNetworkTest, AnyWellFormedCaip2IdOfAKnownNamespaceIsKeptAsGiven) {
+  for (const char* id :
+       {"eip155:10", "eip155:999999999", "eip155:4294967295", "solana:someOtherCluster"}) {
     auto r = CanonicalNetwork(id, "data.network");
     ASSERT_TRUE(r.ok()) << id << ": " << r.error();
     EXPECT_EQ(*r, id);
+  }
+  // Namespaces the contract does not know (their addresses cannot be checked) and chain ids
+  // past any registered EVM chain are refused (schemas/README.md, "Canonical input").
+  for (const char* id :
+       {"cosmos:cosmoshub-4", "abc:X_y-Z", "bip122:000000000019d6689c085ae165831e93",
+        "eip155:4294967296", "eip155:99999999999999999999"}) {
+    EXPECT_FALSE(CanonicalNetwork(id, "data.network").ok()) << id;
   }
 }
 

@@ -74,6 +74,19 @@ INSTANTIATE_TEST_SUITE_P(Digits0To9, ParseRfc3339FractionTest,
 TEST(ParseRfc3339Test, LeapSecondIsClampedToTheMinutesLastSecond) {
   EXPECT_EQ(At("2016-12-31T23:59:60Z").ms, 1'483'228'799'000);
   EXPECT_EQ(At("2016-12-31T23:59:60.5Z").ms, 1'483'228'799'500);
+  // The same leap second in another offset.
+  EXPECT_EQ(At("2017-01-01T01:59:60+02:00").ms, 1'483'228'799'000);
+}
+
+TEST(ParseRfc3339Test, SecondSixtyIsOnlyALeapSecondAt235960Utc) {
+  for (const char* text : {"2025-11-17T10:00:60.5Z", "2025-11-17T23:58:60Z",
+                           "2016-12-31T23:59:60+01:00", "2025-11-17T00:00:60Z"}) {
+    auto r = ParseRfc3339(text, "time");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.error().find("second 60 is only valid as a leap second, at 23:59:60 UTC"),
+              std::string::npos)
+        << r.error();
+  }
 }
 
 struct BadTimeCase {
