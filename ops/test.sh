@@ -33,10 +33,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 took "tests under ASan+UBSan, fuzz targets included"
 
 # 3. clang with ThreadSanitizer: the threaded parts (the API server, the outbox dispatcher and
-#    its sinks, the Kafka engine with overlapped commits, scale-out), the x402rec those tests
-#    start included. tests/tsan.supp names what is suppressed and why.
-TSAN_TESTS=(api_test api_http_server_test outbox_dispatcher_test discord_test kafka_engine_test
-            kafka_scaleout_test)
+#    its sinks, and x402rec run with overlapped commits, alert delivery and the API, killed and
+#    restarted by alerts_crash_test). tests/tsan.supp names what is suppressed and why. The
+#    Kafka tests are not among them: under TSan the process dies in its first second inside
+#    librdkafka's in-process mock cluster (a SEGV in one of its threads; librdkafka is not
+#    built with TSan), before any of our code runs concurrently.
+TSAN_TESTS=(api_test api_http_server_test outbox_dispatcher_test discord_test alerts_crash_test)
 CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DX402_TSAN=ON -DX402_BUILD_BENCH=OFF >/dev/null
 cmake --build build-tsan --target x402rec "${TSAN_TESTS[@]}"
