@@ -253,6 +253,13 @@ std::optional<std::string> Engine::GetMeta(const std::string& key) {
   return v;
 }
 
+Status Engine::PutMeta(const std::string& key, const std::string& value) {
+  if (Status st = store_->WaitWrites(); !st.ok()) return st;
+  rocksdb::WriteBatch wb;
+  wb.Put(store_->meta(), key, value);
+  return store_->Write(&wb);
+}
+
 Status Engine::DropShard(uint32_t shard, const std::vector<std::string>& meta_keys) {
   rocksdb::WriteBatch wb;
   // Point deletes, not DeleteRange: range tombstones trip a memtable assertion when the

@@ -66,9 +66,9 @@ inline constexpr uint32_t kApplySampleEvery = 64;
 struct EngineOptions {
   StoreOptions store;
   ProjectionConfig projections;
-  size_t cache_entries = 100000;     // clean state entries cached per table
-  size_t cache_bytes = 0;            // the state cache's byte budget, all tables (0: none)
-  std::optional<TimeMs> as_of;        // replay: events after this time are skipped
+  size_t cache_entries = 100000;           // clean state entries cached per table
+  size_t cache_bytes = 0;                  // the state cache's byte budget, all tables (0: none)
+  std::optional<TimeMs> as_of;             // replay: events after this time are skipped
   DeadLetterSink* dead_letters = nullptr;  // not owned; may be null (counted only)
   // Not owned. When set, vendor facts go here (flushed before every commit) instead of being
   // applied in the shard that derived them; see engine/vendor_facts.h.
@@ -124,6 +124,9 @@ class Engine {
   Status AdvanceClock(uint32_t shard, TimeMs t);
 
   std::optional<std::string> GetMeta(const std::string& key);
+  // Writes one meta key on its own, durably (not part of a batch): for values that must be
+  // in the store before the first batch (the dead-letter file's starting length).
+  Status PutMeta(const std::string& key, const std::string& value);
   // Drops all state of a shard (and the given meta keys), committed at once: used when a
   // partition must be rebuilt from the beginning of its topic.
   Status DropShard(uint32_t shard, const std::vector<std::string>& meta_keys);
@@ -140,7 +143,8 @@ class Engine {
 
   // Visits every entry of a projection table (all shards, physical keys, key order), with
   // the write-back cache merged over the store. REQUIRES: no batch in flight.
-  void ForEachEntry(Table t, const std::function<void(std::string_view key, std::string_view value)>& fn);
+  void ForEachEntry(Table t,
+                    const std::function<void(std::string_view key, std::string_view value)>& fn);
   // Write-back mode: writes every cached pending write and commits (replay --state-dir).
   Status WriteBackAll();
   // Visits every stored finding (open and resolved) of every shard.
@@ -182,6 +186,5 @@ class Engine {
 
 // Meta keys.
 std::string WatermarkKey(uint32_t shard);
-
 
 }  // namespace x402

@@ -654,9 +654,18 @@ int RunCommand(int argc, char** argv) {
   auto engine = Engine::Open(eo);
   if (!engine) return Fail("x402rec run: " + engine.error());
   if (dls) {
-    // Dead letters of batches that were not committed are cut off: they come again.
-    if (Status st = dls->Resume((*engine)->GetMeta(FileDeadLetterSink::kMarkKey)); !st.ok())
-      return Fail("x402rec run: " + st.error());
+    // Dead letters of batches that were not committed are cut off: they come again. A state
+    // without a committed length (new, or older than the mark) gets one now, before its first
+    // batch, so a kill before that batch commits cuts what it wrote too.
+    auto mark = (*engine)->GetMeta(FileDeadLetterSink::kMarkKey);
+    if (Status st = dls->Resume(mark); !st.ok()) return Fail("x402rec run: " + st.error());
+    if (!mark) {
+      const auto marks = dls->CommitMarks();
+      for (const auto& [k, v] : marks) {
+        if (Status st = (*engine)->PutMeta(k, v); !st.ok())
+          return Fail("x402rec run: " + st.error());
+      }
+    }
   }
   ApiScope api_scope(api.get());
   if (api) {
