@@ -66,9 +66,9 @@ inline constexpr uint32_t kApplySampleEvery = 64;
 struct EngineOptions {
   StoreOptions store;
   ProjectionConfig projections;
-  size_t cache_entries = 100000;     // clean state entries cached per table
-  size_t cache_bytes = 0;            // the state cache's byte budget, all tables (0: none)
-  std::optional<TimeMs> as_of;        // replay: events after this time are skipped
+  size_t cache_entries = 100000;           // clean state entries cached per table
+  size_t cache_bytes = 0;                  // the state cache's byte budget, all tables (0: none)
+  std::optional<TimeMs> as_of;             // replay: events after this time are skipped
   DeadLetterSink* dead_letters = nullptr;  // not owned; may be null (counted only)
   // Not owned. When set, vendor facts go here (flushed before every commit) instead of being
   // applied in the shard that derived them; see engine/vendor_facts.h.
@@ -140,7 +140,8 @@ class Engine {
 
   // Visits every entry of a projection table (all shards, physical keys, key order), with
   // the write-back cache merged over the store. REQUIRES: no batch in flight.
-  void ForEachEntry(Table t, const std::function<void(std::string_view key, std::string_view value)>& fn);
+  void ForEachEntry(Table t,
+                    const std::function<void(std::string_view key, std::string_view value)>& fn);
   // Write-back mode: writes every cached pending write and commits (replay --state-dir).
   Status WriteBackAll();
   // Visits every stored finding (open and resolved) of every shard.
@@ -171,6 +172,7 @@ class Engine {
   Event event_;
   std::map<uint32_t, TimeMs> watermarks_;
   std::unique_ptr<TimerIndex> timers_;
+  std::string timer_key_;  // Schedule / Unschedule's key, reused
   std::unique_ptr<DedupeWindow> dedupe_;
   std::vector<uint32_t> touched_shards_;
   std::vector<OutboxEntry> pending_outbox_;
@@ -182,6 +184,5 @@ class Engine {
 
 // Meta keys.
 std::string WatermarkKey(uint32_t shard);
-
 
 }  // namespace x402
