@@ -178,6 +178,9 @@ void BatchState::Put(Table t, std::string_view key, std::string_view value) {
   bool inserted;
   const uint32_t e = Touch(c, Physical(key), &inserted);
   Entry& s = c.entries[e];
+  // Re-evaluations often write back the bytes they read: an unchanged value is neither
+  // copied nor made a pending write (nothing for the commit or the spill to carry).
+  if (s.exists && s.value == value) return;
   const size_t before = s.value.capacity();
   s.value.assign(value);
   c.bytes += s.value.capacity() - before;
@@ -355,9 +358,19 @@ void BatchState::Evict(TableCache& c, Table t, rocksdb::WriteBatch* batch, size_
       en.dirty = false;
       en.spilled = batch_;  // kept until the next flush: its write is in flight until then
     }
-    std::erase_if(c.dirty, [&c](uint32_t e) { return !c.entries[e].dirty; });
-    c.dirty_ordered.clear();
-    c.ordered_upto = 0;
+    // The spilled entries leave the ordered set one by one (in write-back it holds every
+    // pending entry of the table: rebuilding it after each spill cost a string comparison
+    // per pending entry and level, at the next range scan).
+    for (uint32_t e : spill) c.dirty_ordered.erase(e);
+    size_t kept = 0, ordered = 0;
+    for (size_t i = 0; i < c.dirty.size(); ++i) {
+      const uint32_t e = c.dirty[i];
+      if (!c.entries[e].dirty) continue;
+      if (i < c.ordered_upto) ++ordered;
+      c.dirty[kept++] = e;
+    }
+    c.dirty.resize(kept);
+    c.ordered_upto = ordered;
   }
   Rebuild(c, c.index.size());
 }

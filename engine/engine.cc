@@ -299,11 +299,13 @@ void Engine::OnTransition(const Finding& f, bool opened) {
 }
 
 void Engine::Schedule(TimeMs deadline, TimerKind kind, std::string_view key) {
-  timers_->Schedule(state_->shard(), TimerIndex::Key(deadline, kind, key));
+  TimerIndex::KeyInto(&timer_key_, deadline, kind, key);
+  timers_->Schedule(state_->shard(), timer_key_);
 }
 
 void Engine::Unschedule(TimeMs deadline, TimerKind kind, std::string_view key) {
-  timers_->Cancel(state_->shard(), TimerIndex::Key(deadline, kind, key));
+  TimerIndex::KeyInto(&timer_key_, deadline, kind, key);
+  timers_->Cancel(state_->shard(), timer_key_);
 }
 
 ApplyContext Engine::Context(TimeMs watermark, TimeMs now) {

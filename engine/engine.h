@@ -175,6 +175,7 @@ class Engine {
   Event event_;
   std::map<uint32_t, TimeMs> watermarks_;
   std::unique_ptr<TimerIndex> timers_;
+  std::string timer_key_;  // Schedule / Unschedule's key, reused
   std::unique_ptr<DedupeWindow> dedupe_;
   std::vector<uint32_t> touched_shards_;
   std::vector<OutboxEntry> pending_outbox_;

@@ -9,34 +9,44 @@ namespace x402 {
 
 std::string TimerIndex::Key(TimeMs deadline, TimerKind kind, std::string_view key) {
   std::string k;
-  k.reserve(9 + key.size());
-  PutBigEndian64(&k, SortableTime(deadline));
-  k.push_back(static_cast<char>(kind));
-  k.append(key);
+  KeyInto(&k, deadline, kind, key);
   return k;
 }
 
+void TimerIndex::KeyInto(std::string* out, TimeMs deadline, TimerKind kind, std::string_view key) {
+  out->clear();
+  out->reserve(9 + key.size());
+  PutBigEndian64(out, SortableTime(deadline));
+  out->push_back(static_cast<char>(kind));
+  out->append(key);
+}
+
 void TimerIndex::Load() {
-  std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kTimers)));
+  std::unique_ptr<rocksdb::Iterator> it(
+      store_->db()->NewIterator(rocksdb::ReadOptions(), store_->cf(Table::kTimers)));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (it->key().size() < 4 + 9) continue;
     const auto* p = reinterpret_cast<const uint8_t*>(it->key().data());
-    const uint32_t shard = (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+    const uint32_t shard =
+        (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
     shards_[shard][std::string(it->key().data() + 4, it->key().size() - 4)].persisted = true;
   }
 }
 
-void TimerIndex::Schedule(uint32_t shard, std::string key) {
-  auto [it, inserted] = shards_[shard].try_emplace(std::move(key));
-  if (inserted) fresh_.emplace_back(shard, it->first);
+void TimerIndex::Schedule(uint32_t shard, std::string_view key) {
+  Ordered& s = shards_[shard];
+  auto it = s.lower_bound(key);
+  if (it != s.end() && it->first == key) return;
+  it = s.emplace_hint(it, std::string(key), Entry{});
+  fresh_.emplace_back(shard, it->first);
 }
 
-void TimerIndex::Erase(uint32_t shard, std::map<std::string, Entry>::iterator it) {
+void TimerIndex::Erase(uint32_t shard, Ordered::iterator it) {
   if (it->second.persisted) deletes_.push_back(BatchState::ShardPrefix(shard) + it->first);
   shards_[shard].erase(it);
 }
 
-void TimerIndex::Cancel(uint32_t shard, const std::string& key) {
+void TimerIndex::Cancel(uint32_t shard, std::string_view key) {
   auto s = shards_.find(shard);
   if (s == shards_.end()) return;
   auto it = s->second.find(key);

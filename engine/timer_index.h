@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/rocksdb_store.h"
@@ -27,8 +28,12 @@ class TimerIndex {
   void Load();
 
   static std::string Key(TimeMs deadline, TimerKind kind, std::string_view key);
-  void Schedule(uint32_t shard, std::string key);
-  void Cancel(uint32_t shard, const std::string& key);
+  // Key() into *out (its buffer reused: no allocation per call once it is large enough).
+  static void KeyInto(std::string* out, TimeMs deadline, TimerKind kind, std::string_view key);
+  // Both take views: a timer already scheduled (or a cancel of one not there, the common
+  // cases) costs no key allocation.
+  void Schedule(uint32_t shard, std::string_view key);
+  void Cancel(uint32_t shard, std::string_view key);
   // Removes and returns the earliest timer of `shard` due at or before `watermark`.
   bool PopDue(uint32_t shard, TimeMs watermark, std::string* key);
   // Whether `shard` has a timer due at or before `watermark` (cheap: one map lookup).
@@ -43,9 +48,10 @@ class TimerIndex {
   struct Entry {
     bool persisted = false;
   };
-  void Erase(uint32_t shard, std::map<std::string, Entry>::iterator it);
+  using Ordered = std::map<std::string, Entry, std::less<>>;
+  void Erase(uint32_t shard, Ordered::iterator it);
   RocksStore* store_;
-  std::map<uint32_t, std::map<std::string, Entry>> shards_;
+  std::map<uint32_t, Ordered> shards_;
   std::vector<std::string> deletes_;  // physical keys of persisted timers gone since the flush
   std::vector<std::pair<uint32_t, std::string>> fresh_;  // scheduled since the flush
 };

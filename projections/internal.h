@@ -1,11 +1,12 @@
 // Internal helpers shared by the projection source files. Not part of the interface.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "projections/finding.h"
 #include "projections/state.h"
@@ -20,21 +21,36 @@ namespace x402::internal {
 class TimerPlan {
  public:
   void Want(TimeMs deadline, TimerKind kind, bool want) {
-    bool& w = plan_[{deadline.ms, kind}];
-    w = w || want;
+    for (auto& p : plan_) {
+      if (p.deadline == deadline.ms && p.kind == kind) {
+        p.want = p.want || want;
+        return;
+      }
+    }
+    plan_.push_back({deadline.ms, kind, want});
   }
-  void Apply(ApplyContext& ctx, std::string_view key) const {
-    for (const auto& [dk, want] : plan_) {
-      if (want) {
-        ctx.schedule(TimeMs{dk.first}, dk.second, key);
+  // In (deadline, kind) order, as the plan always was applied.
+  void Apply(ApplyContext& ctx, std::string_view key) {
+    std::sort(plan_.begin(), plan_.end(), [](const Item& a, const Item& b) {
+      return a.deadline != b.deadline ? a.deadline < b.deadline : a.kind < b.kind;
+    });
+    for (const auto& p : plan_) {
+      if (p.want) {
+        ctx.schedule(TimeMs{p.deadline}, p.kind, key);
       } else {
-        ctx.unschedule(TimeMs{dk.first}, dk.second, key);
+        ctx.unschedule(TimeMs{p.deadline}, p.kind, key);
       }
     }
   }
 
  private:
-  std::map<std::pair<int64_t, TimerKind>, bool> plan_;
+  struct Item {
+    int64_t deadline;
+    TimerKind kind;
+    bool want;
+  };
+  // A handful of timers per evaluation: a vector searched linearly beats a map's nodes.
+  std::vector<Item> plan_;
 };
 
 inline uint32_t Bit(FindingKind k) { return 1u << static_cast<uint32_t>(k); }

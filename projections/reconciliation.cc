@@ -417,7 +417,7 @@ void Projections::EvaluateAuth(const std::string& auth_key, ApplyContext& ctx) {
   std::vector<Pay> pays;
   for (const auto& id : a.payment_ids) {
     Pay p{id, {}};
-    if (LoadPayment(id, ctx, &p.rec) && p.rec.has_auth && p.rec.AuthKey() == auth_key)
+    if (LoadPayment(id, ctx, &p.rec) && p.rec.has_auth && p.rec.HasAuthKey(auth_key))
       pays.push_back(std::move(p));
   }
   if (pays.empty()) return;  // chain logs for an authorization we have not seen (yet)

@@ -108,6 +108,18 @@ bool PaymentRecord::AddFailure(const FailureRef& f) {
   return true;
 }
 
+bool PaymentRecord::HasAuthKey(std::string_view key) const {
+  for (const std::string* part : {&network, &asset, &payer, &nonce}) {
+    if (part != &network) {
+      if (key.empty() || key.front() != '|') return false;
+      key.remove_prefix(1);
+    }
+    if (!key.starts_with(*part)) return false;
+    key.remove_prefix(part->size());
+  }
+  return key.empty();
+}
+
 std::string PaymentRecord::Encode() const {
   std::string out;
   out.reserve(256);

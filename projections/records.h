@@ -97,6 +97,8 @@ struct PaymentRecord {
 
   Amount SettledAmount() const { return has_settled_amount ? settled_amount : amount; }
   std::string AuthKey() const { return network + "|" + asset + "|" + payer + "|" + nonce; }
+  // AuthKey() == key, without building it.
+  bool HasAuthKey(std::string_view key) const;
   std::string Encode() const;
   static bool Decode(std::string_view bytes, PaymentRecord* out);
 };
